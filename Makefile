@@ -1,0 +1,68 @@
+# The two commands: `make run` (serve the API with demo data) and `make test`.
+# Everything else is listed by `make help`.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+PG_URL ?= postgres://postgres@127.0.0.1:5432/ecommerce
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-postgres lint fmt check migrate seed superuser clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+.env:
+	cp .env.example .env
+	@echo "Created .env from .env.example (DEBUG=true, SQLite, no Redis)."
+
+migrate: $(VENV)/.runtime .env ## Apply database migrations
+	$(MANAGE) migrate --noinput
+
+seed: migrate ## Load demo data (idempotent)
+	$(MANAGE) seed_demo
+
+run: seed ## Set up everything and serve the API with demo data on http://127.0.0.1:8000
+	@echo "API: http://$(HOST):$(PORT)/api/v1/   Swagger: http://$(HOST):$(PORT)/swagger/   Admin: http://$(HOST):$(PORT)/admin/"
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+test: $(VENV)/.dev ## Run the whole test suite on SQLite
+	$(BIN)/pytest -q
+
+test-postgres: $(VENV)/.dev ## Run the whole test suite on PostgreSQL (PG_URL=postgres://...)
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
+
+lint: $(VENV)/.dev ## Check style with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(VENV)/.dev ## Format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: $(VENV)/.dev ## Django system checks and a migrations-up-to-date check
+	$(MANAGE) check
+	$(MANAGE) makemigrations --check --dry-run
+
+superuser: migrate ## Create an admin (asks, or uses DJANGO_SUPERUSER_* variables)
+	$(MANAGE) createsuperuser $(if $(DJANGO_SUPERUSER_PASSWORD),--noinput,)
+
+clean: ## Remove the virtualenv, caches and the SQLite database
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles db.sqlite3 test.sqlite3
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    """The catalog API: users, categories, products and their images."""
+
+    name = "app"
+    verbose_name = "Catalog"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,253 @@
+"""
+The catalog's data: users with roles, a category tree, products and their images.
+
+Rules the data must always obey are database constraints, so no code path (serializer, admin,
+shell, bulk insert) can break them. Read queries live in named QuerySet methods below.
+"""
+
+import uuid
+from pathlib import Path
+
+from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+def unique_slug(model, text: str, *, exclude_pk=None, max_length: int = 100) -> str:
+    """A slug of `text` not yet used by `model`, with `-2`, `-3`... appended when needed."""
+    base = slugify(text)[:max_length].strip("-") or "item"
+    taken = model._default_manager.filter(slug__startswith=base)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    taken = set(taken.values_list("slug", flat=True))
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+# ---------------------------------------------------------------------------
+# Users
+# ---------------------------------------------------------------------------
+
+
+class UserManager(DjangoUserManager):
+    """Email is the login name; it is stored lower-case so uniqueness is case-insensitive."""
+
+    @classmethod
+    def normalize_email(cls, email):
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, username):
+        return self.get(email=self.normalize_email(username))
+
+    def create_user(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("username", self.normalize_email(email).split("@")[0])
+        username = extra_fields.pop("username")
+        return self._create_user(username, self.normalize_email(email), password, **extra_fields)
+
+    def create_superuser(self, email=None, password=None, **extra_fields):
+        extra_fields["role"] = User.Role.ADMIN
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A shop user. `role` decides what the API lets them do; `is_staff` opens Django admin."""
+
+    class Role(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        SELLER = "seller", "Seller"
+        ADMIN = "admin", "Admin"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address", unique=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
+    is_premium = models.BooleanField(default=False)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["username"]
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["-date_joined"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=["customer", "seller", "admin"]), name="user_role_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["role"], name="user_role_idx")]
+
+    def __str__(self):
+        return self.email
+
+    def save(self, *args, **kwargs):
+        self.email = User.objects.normalize_email(self.email)
+        if self.is_superuser:
+            self.role = self.Role.ADMIN
+        super().save(*args, **kwargs)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_active and self.role == self.Role.ADMIN
+
+    @property
+    def is_seller(self) -> bool:
+        return self.is_active and self.role == self.Role.SELLER
+
+
+# ---------------------------------------------------------------------------
+# Categories
+# ---------------------------------------------------------------------------
+
+
+class Category(models.Model):
+    """A node of the category tree. Deleting one that has products or children is refused."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=120, unique=True, blank=True)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="category_name_ci_unique"),
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="category_not_own_parent"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = unique_slug(Category, self.name, exclude_pk=self.pk)
+        super().save(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Products
+# ---------------------------------------------------------------------------
+
+
+class ProductQuerySet(models.QuerySet):
+    def active(self):
+        """Products anyone may see: active, and sold by an active seller."""
+        return self.filter(is_active=True, seller__is_active=True)
+
+    def visible_to(self, user):
+        """What `user` may read: public products, plus their own; admins see everything."""
+        if user is not None and user.is_authenticated:
+            if user.is_admin:
+                return self.all()
+            return self.filter(Q(is_active=True, seller__is_active=True) | Q(seller=user))
+        return self.active()
+
+    def for_listing(self):
+        """Eager-loads exactly what the product serializer reads, in a fixed number of queries."""
+        return self.select_related("category", "seller").prefetch_related("images")
+
+
+class Product(models.Model):
+    """Something a seller offers. Price, stock, SKU and name rules are database constraints."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220, unique=True, blank=True)
+    sku = models.CharField("SKU", max_length=64, unique=True, null=True, blank=True)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    stock = models.IntegerField(default=0)
+    is_featured = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    seller = models.ForeignKey(User, on_delete=models.PROTECT, related_name="products")
+    # A default rather than auto_now_add, so bulk loads (seed_demo --products) can spread dates.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        # `id` breaks ties so pages never overlap when two products share a timestamp.
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="product_price_positive"),
+            models.CheckConstraint(condition=Q(stock__gte=0), name="product_stock_non_negative"),
+            # A blank SKU is stored as NULL, so "no SKU" never collides with another.
+            models.CheckConstraint(condition=~Q(sku=""), name="product_sku_not_blank"),
+            models.UniqueConstraint("seller", Lower("name"), name="product_seller_name_ci_unique"),
+        ]
+        # Partial indexes for the public list queries (active products only), one per ordering.
+        indexes = [
+            models.Index(
+                fields=["-created_at", "-id"], condition=Q(is_active=True), name="product_active_newest_idx"
+            ),
+            models.Index(
+                fields=["price", "id"], condition=Q(is_active=True), name="product_active_price_idx"
+            ),
+            models.Index(fields=["name", "id"], condition=Q(is_active=True), name="product_active_name_idx"),
+            models.Index(
+                fields=["category", "-created_at", "-id"],
+                condition=Q(is_active=True),
+                name="product_active_category_idx",
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(is_active=True, is_featured=True),
+                name="product_featured_newest_idx",
+            ),
+            models.Index(fields=["seller", "-created_at"], name="product_seller_newest_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = unique_slug(Product, self.name, exclude_pk=self.pk)
+        if self.sku == "":
+            self.sku = None
+        super().save(*args, **kwargs)
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+
+def product_image_path(instance, filename):
+    """A generated name: nothing of the client's file name reaches the disk."""
+    suffix = Path(filename).suffix.lower()[:5]
+    return f"products/{instance.product_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class ProductImage(models.Model):
+    """One picture of a product; `thumbnail` is filled in by a background task."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to=product_image_path, max_length=255)
+    thumbnail = models.ImageField(upload_to="thumbnails/", max_length=255, blank=True)
+    alt_text = models.CharField(max_length=255, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+
+    def __str__(self):
+        return self.alt_text or self.image.name

@@ -1,0 +1,61 @@
+"""Shared fixtures: users per role, API clients authenticated with real JWTs, a temp MEDIA_ROOT."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from app.models import User
+from app.tests.factories import make_user
+from app.tests.helpers import client_for
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_cache(settings):
+    """Redis outlives a test's transaction; the database cache is rolled back with it."""
+    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+        cache.clear()
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def customer(db):
+    return make_user(role=User.Role.CUSTOMER)
+
+
+@pytest.fixture
+def seller(db):
+    return make_user(role=User.Role.SELLER)
+
+
+@pytest.fixture
+def admin_user(db):
+    return User.objects.create_superuser(email="root@example.com", username="root", password="x-Admin-pass-9")
+
+
+@pytest.fixture
+def customer_client(customer):
+    return client_for(customer)
+
+
+@pytest.fixture
+def seller_client(seller):
+    return client_for(seller)
+
+
+@pytest.fixture
+def admin_client_api(admin_user):
+    return client_for(admin_user)

@@ -1,0 +1,264 @@
+"""
+The response envelope of the API contract (section 1), one piece per job:
+
+- `EnvelopeRenderer` wraps successful payloads in `{success, data, message}`;
+- `EnvelopePagination` shapes lists as `{success, count, next, previous, results}`;
+- `envelope_exception_handler` turns every exception into `{success: false, error}`;
+- `ApplicationError` and its subclasses are what domain code raises.
+"""
+
+import logging
+import sys
+
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied as DjangoPermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+# ---------------------------------------------------------------------------
+# Exceptions domain code raises
+# ---------------------------------------------------------------------------
+
+
+class ApplicationError(exceptions.APIException):
+    """A failure the client can act on: `code` is one of the contract's error codes."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "VALIDATION_ERROR"
+    default_detail = "Invalid input data"
+
+    def __init__(self, message=None, code=None, details=None, status_code=None):
+        super().__init__(message or self.default_detail)
+        self.error_code = code or self.default_code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details = details or {}
+
+
+class ConflictError(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "CONFLICT"
+    default_detail = "The request conflicts with the current state of the resource"
+
+
+class UnprocessableError(ApplicationError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "UNPROCESSABLE_ENTITY"
+    default_detail = "The request breaks a business rule"
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "SERVICE_UNAVAILABLE"
+    default_detail = "A service the API depends on is unavailable; try again shortly"
+
+
+# ---------------------------------------------------------------------------
+# Exception handler
+# ---------------------------------------------------------------------------
+
+# DRF's exception classes, by the contract's code for them.
+_DRF_CODES = [
+    (exceptions.ParseError, "PARSE_ERROR", "Malformed request body"),
+    (exceptions.NotAuthenticated, "NOT_AUTHENTICATED", None),
+    (exceptions.AuthenticationFailed, "AUTHENTICATION_FAILED", None),
+    (exceptions.PermissionDenied, "PERMISSION_DENIED", None),
+    (exceptions.NotFound, "NOT_FOUND", "Not found"),
+    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED", None),
+    (exceptions.NotAcceptable, "NOT_ACCEPTABLE", None),
+    (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", None),
+    (exceptions.Throttled, "THROTTLED", None),
+    (exceptions.ValidationError, "VALIDATION_ERROR", "Invalid input data"),
+]
+
+_DB_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    return {"success": False, "error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _as_details(detail) -> dict:
+    """DRF's error detail (dict, list or string) as the contract's `field -> [messages]`."""
+    if isinstance(detail, dict):
+        return {
+            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            if not isinstance(msgs, dict)
+            else _as_details(msgs)
+            for field, msgs in detail.items()
+        }
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(m) for m in detail]} if detail else {}
+    return {}
+
+
+def _from_api_exception(exc: exceptions.APIException) -> tuple[str, str, dict]:
+    if isinstance(exc, ApplicationError):
+        return exc.error_code, str(exc.detail), exc.details
+    for exc_class, code, message in _DRF_CODES:
+        if isinstance(exc, exc_class):
+            if isinstance(exc.detail, str):
+                return code, str(exc.detail), {}
+            return code, message or str(exc.default_detail), _as_details(exc.detail)
+    # simplejwt's InvalidToken and friends carry a dict detail and a 401.
+    if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+        return "AUTHENTICATION_FAILED", "Given token not valid or expired", {}
+    message = exc.detail if isinstance(exc.detail, str) else exc.default_detail
+    return str(exc.default_code).upper(), str(message), _as_details(exc.detail)
+
+
+def _classify(exc) -> tuple[int, str, str, dict, dict]:
+    """(status, code, message, details, headers) for any exception."""
+    headers = {}
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, exceptions.APIException):
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, ServiceUnavailable):
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        code, message, details = _from_api_exception(exc)
+        return exc.status_code, code, message, details, headers
+
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "PAYLOAD_TOO_LARGE", "The request body is too large", {}, headers
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return 400, "VALIDATION_ERROR", "Too many fields or files in the request", {}, headers
+    if isinstance(exc, SuspiciousOperation):
+        return 400, "VALIDATION_ERROR", "Bad request", {}, headers
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return 409, "CONFLICT", "The object is still referenced by others", {}, headers
+    if isinstance(exc, IntegrityError):
+        return 409, "CONFLICT", "The request conflicts with an existing object", {}, headers
+    if isinstance(exc, _DB_UNAVAILABLE):
+        logger.error("Database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return 503, "SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly", {}, headers
+    if isinstance(exc, DatabaseError) and "timeout" in str(exc).lower():
+        logger.error("Database query timed out", exc_info=exc)
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return 503, "SERVICE_UNAVAILABLE", "The database is busy; try again shortly", {}, headers
+
+    logger.error("Unhandled exception", exc_info=exc)
+    return 500, "INTERNAL_ERROR", "An unexpected error occurred", {}, headers
+
+
+def envelope_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every exception becomes the error envelope, nothing is re-raised."""
+    status_code, code, message, details, headers = _classify(exc)
+    set_rollback()
+    return Response(error_body(code, message, details), status=status_code, headers=headers)
+
+
+def json_error_view(status_code: int, code: str, message: str):
+    """A plain Django view (for handler400/403/404/500) answering with the error envelope."""
+
+    def view(request, exception=None):
+        _status, _code, _message, headers = status_code, code, message, {}
+        current = sys.exc_info()[1]
+        if status_code == 500 and isinstance(current, _DB_UNAVAILABLE):
+            _status, _code, _message, _details, headers = _classify(current)
+        response = JsonResponse(error_body(_code, _message), status=_status)
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+    return view
+
+
+# ---------------------------------------------------------------------------
+# Renderer, parser, pagination
+# ---------------------------------------------------------------------------
+
+
+class EnvelopeRenderer(JSONRenderer):
+    """Wraps plain successful payloads in {success, data, message}; leaves errors, pages and 204 alone."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if (
+            data is not None
+            and response is not None
+            and not response.exception
+            and response.status_code < 400
+            and not (isinstance(data, dict) and "success" in data)
+        ):
+            data = {"success": True, "data": data, "message": _message_for(renderer_context)}
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+def _message_for(renderer_context) -> str:
+    view = renderer_context.get("view")
+    if view is not None and getattr(view, "success_message", None):
+        return view.success_message
+    request = renderer_context.get("request")
+    method = request.method if request is not None else "GET"
+    noun = "Object"
+    queryset = getattr(view, "queryset", None)
+    if queryset is not None:
+        noun = str(queryset.model._meta.verbose_name).capitalize()
+    return {"POST": f"{noun} created", "PUT": f"{noun} updated", "PATCH": f"{noun} updated"}.get(method, "OK")
+
+
+class SafeJSONParser(JSONParser):
+    """JSONParser that also refuses absurdly nested documents (RecursionError) with a 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - document nested too deeply") from None
+
+
+class EnvelopePagination(PageNumberPagination):
+    """`page` and `page_size` (default 20, capped at 100); a page past the end is a 404."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "success": True,
+                "count": self.page.paginator.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["success", "count", "results"],
+            "properties": {
+                "success": {"type": "boolean", "example": True},
+                "count": {"type": "integer", "example": 123},
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
