@@ -80,9 +80,7 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
-            models.CheckConstraint(
-                condition=Q(role__in=["customer", "seller", "admin"]), name="user_role_valid"
-            ),
+            models.CheckConstraint(condition=Q(role__in=["customer", "seller", "admin"]), name="user_role_valid"),
         ]
         indexes = [models.Index(fields=["role"], name="user_role_idx")]
 
@@ -116,9 +114,7 @@ class Category(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True, blank=True)
     description = models.TextField(blank=True)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
-    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -194,12 +190,8 @@ class Product(models.Model):
         ]
         # Partial indexes for the public list queries (active products only), one per ordering.
         indexes = [
-            models.Index(
-                fields=["-created_at", "-id"], condition=Q(is_active=True), name="product_active_newest_idx"
-            ),
-            models.Index(
-                fields=["price", "id"], condition=Q(is_active=True), name="product_active_price_idx"
-            ),
+            models.Index(fields=["-created_at", "-id"], condition=Q(is_active=True), name="product_active_newest_idx"),
+            models.Index(fields=["price", "id"], condition=Q(is_active=True), name="product_active_price_idx"),
             models.Index(fields=["name", "id"], condition=Q(is_active=True), name="product_active_name_idx"),
             models.Index(
                 fields=["category", "-created_at", "-id"],
@@ -251,3 +243,30 @@ class ProductImage(models.Model):
 
     def __str__(self):
         return self.alt_text or self.image.name
+
+
+# ---------------------------------------------------------------------------
+# Token revocation
+# ---------------------------------------------------------------------------
+
+
+class RevokedAccessTokenQuerySet(models.QuerySet):
+    def expired(self):
+        return self.filter(expires_at__lte=timezone.now())
+
+
+class RevokedAccessToken(models.Model):
+    """An access token ended early (logout). simplejwt's blacklist covers refresh tokens only.
+
+    The database is the source of truth, so a revocation survives a cache outage or restart;
+    the cache holds a copy so a revoked token is refused before the database is asked.
+    Rows are useless once the token has expired and are purged at each logout.
+    """
+
+    jti = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    objects = RevokedAccessTokenQuerySet.as_manager()
+
+    def __str__(self):
+        return self.jti

@@ -2,9 +2,21 @@
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
+from django.contrib.auth import authenticate
 from django.core.cache import cache
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from app.authentication import revoked_cache_key
+from app.models import RevokedAccessToken, User
+from app.utils import ApplicationError, ConflictError, UnprocessableError
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +41,155 @@ def check_health() -> dict[str, str]:
         logger.warning("Health check: cache unreachable", exc_info=True)
         report["cache"] = "failing"
     return report
+
+
+# ---------------------------------------------------------------------------
+# Accounts and tokens
+# ---------------------------------------------------------------------------
+
+
+def _conflicts(*, email: str | None = None, username: str | None = None, exclude_pk=None) -> dict:
+    """Which of `email` / `username` another account already uses (case-insensitively)."""
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
+    details = {}
+    if email is not None and others.filter(email__iexact=email).exists():
+        details["email"] = ["A user with this email already exists."]
+    if username is not None and others.filter(username__iexact=username).exists():
+        details["username"] = ["A user with this username already exists."]
+    return details
+
+
+def _save_unique(user: User, *, conflict_fields: dict) -> None:
+    """Save `user`; a duplicate email or username is a 409, also when a concurrent write wins the race."""
+    details = _conflicts(**conflict_fields, exclude_pk=user.pk if not user._state.adding else None)
+    if details:
+        raise ConflictError("Email or username already taken", details=details)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        details = _conflicts(**conflict_fields, exclude_pk=user.pk if not user._state.adding else None)
+        raise ConflictError("Email or username already taken", details=details) from None
+
+
+def token_pair(user: User) -> dict[str, str]:
+    """A new refresh token (recorded as outstanding, so it can be blacklisted) and its access token."""
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def user_register(*, email: str, username: str, password: str, **fields) -> User:
+    """Create a customer or seller account. The password is already validated."""
+    user = User(email=User.objects.normalize_email(email), username=username, **fields)
+    user.set_password(password)
+    _save_unique(user, conflict_fields={"email": user.email, "username": username})
+    return user
+
+
+def user_login(*, request, email: str, password: str) -> User:
+    """The active user with these credentials; one answer for every kind of failure."""
+    user = authenticate(request, email=email, password=password)
+    if user is None:
+        # Same message for unknown email, wrong password and deactivated account.
+        raise AuthenticationFailed("Invalid email or password.")
+    return user
+
+
+def user_update(*, user: User, data: dict) -> User:
+    """Apply validated profile or admin changes; a duplicate email or username is a 409."""
+    if "email" in data:
+        data["email"] = User.objects.normalize_email(data["email"])
+    for field, value in data.items():
+        setattr(user, field, value)
+    _save_unique(user, conflict_fields={"email": data.get("email"), "username": data.get("username")})
+    if data.get("is_active") is False:
+        blacklist_refresh_tokens(user=user)
+    return user
+
+
+def blacklist_refresh_tokens(*, user: User) -> int:
+    """End every session of `user`: blacklist all their refresh tokens that are still alive."""
+    alive = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now()).exclude(
+        blacklistedtoken__isnull=False
+    )
+    tokens = [BlacklistedToken(token=token) for token in alive]
+    BlacklistedToken.objects.bulk_create(tokens, ignore_conflicts=True)
+    return len(tokens)
+
+
+def token_refresh(*, raw_refresh: str) -> dict[str, str]:
+    """Exchange a refresh token for a new pair; the old one is blacklisted and never works again.
+
+    Race-safe: of several concurrent refreshes with one token, only the one that creates its
+    blacklist row wins (a unique row), the others are refused.
+    """
+    try:
+        refresh = RefreshToken(raw_refresh)  # signature, expiry, type and blacklist
+    except TokenError as exc:
+        raise InvalidToken(str(exc)) from None
+    user = User.objects.filter(pk=refresh.get(api_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
+        raise AuthenticationFailed("No active account found for the given token.", code="no_active_account")
+    with transaction.atomic():
+        # order_by(): the model's default ordering joins users, which FOR UPDATE refuses.
+        outstanding = (
+            OutstandingToken.objects.filter(jti=refresh[api_settings.JTI_CLAIM]).order_by().select_for_update().first()
+        )
+        if outstanding is None:
+            raise InvalidToken("Token is not recognised")
+        _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+        if not created:
+            raise InvalidToken("Token is blacklisted")
+        # In the same transaction: if issuing fails, the old token is not burnt either.
+        return token_pair(user)
+
+
+def logout(*, user: User, raw_refresh: str, access_token) -> None:
+    """Blacklist the refresh token and revoke the access token used for the call, until it expires."""
+    try:
+        refresh = RefreshToken(raw_refresh)
+    except TokenError as exc:
+        raise InvalidToken(str(exc)) from None
+    if str(refresh.get(api_settings.USER_ID_CLAIM)) != str(user.pk):
+        raise ApplicationError("Invalid refresh token", details={"refresh": ["Token belongs to another user."]})
+    refresh.blacklist()
+    if access_token is not None:
+        revoke_access_token(access_token)
+
+
+def revoke_access_token(token) -> None:
+    jti = token[api_settings.JTI_CLAIM]
+    expires_at = datetime.fromtimestamp(token["exp"], tz=UTC)
+    RevokedAccessToken.objects.expired().delete()
+    RevokedAccessToken.objects.update_or_create(jti=jti, defaults={"expires_at": expires_at})
+    leeway = api_settings.LEEWAY
+    leeway = leeway.total_seconds() if hasattr(leeway, "total_seconds") else leeway
+    remaining = (expires_at - timezone.now()).total_seconds() + leeway
+    cache.set(revoked_cache_key(jti), True, timeout=max(int(remaining) + 1, 1))
+
+
+def password_change(*, user: User, old_password: str, new_password: str) -> dict[str, str]:
+    """Check the old password, set the new one, end every other session; return a fresh token pair."""
+    if not user.check_password(old_password):
+        raise ApplicationError(
+            "Invalid input data", details={"old_password": ["Your old password was entered incorrectly."]}
+        )
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        blacklist_refresh_tokens(user=user)
+    # Access tokens carry a hash of the old password (CHECK_REVOKE_TOKEN), so they die too.
+    return token_pair(user)
+
+
+def user_deactivate(*, actor: User, user: User) -> None:
+    """End an account without erasing it: its tokens stop working, its products leave listings."""
+    if actor.pk == user.pk:
+        raise UnprocessableError(
+            "Administrators cannot deactivate their own account",
+            details={"id": ["Ask another administrator; this keeps at least one admin able to sign in."]},
+        )
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        blacklist_refresh_tokens(user=user)

@@ -26,7 +26,6 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +115,9 @@ def _from_api_exception(exc: exceptions.APIException) -> tuple[str, str, dict]:
         if isinstance(exc, exc_class):
             if isinstance(exc.detail, str):
                 return code, str(exc.detail), {}
+            if isinstance(exc.detail, dict) and "detail" in exc.detail:
+                # simplejwt's {"detail", "code", "messages"}: the message is the detail.
+                return code, str(exc.detail["detail"]), {}
             return code, message or str(exc.default_detail), _as_details(exc.detail)
     # simplejwt's InvalidToken and friends carry a dict detail and a 401.
     if exc.status_code == status.HTTP_401_UNAUTHORIZED:
@@ -167,6 +169,9 @@ def _classify(exc) -> tuple[int, str, str, dict, dict]:
 
 def envelope_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every exception becomes the error envelope, nothing is re-raised."""
+    # Imported here: rest_framework.views reads the settings that name this module.
+    from rest_framework.views import set_rollback
+
     status_code, code, message, details, headers = _classify(exc)
     set_rollback()
     return Response(error_body(code, message, details), status=status_code, headers=headers)
@@ -199,10 +204,10 @@ class EnvelopeRenderer(JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         response = (renderer_context or {}).get("response")
         if (
-            data is not None
-            and response is not None
+            response is not None
             and not response.exception
             and response.status_code < 400
+            and response.status_code not in (204, 304)
             and not (isinstance(data, dict) and "success" in data)
         ):
             data = {"success": True, "data": data, "message": _message_for(renderer_context)}
@@ -210,11 +215,15 @@ class EnvelopeRenderer(JSONRenderer):
 
 
 def _message_for(renderer_context) -> str:
+    """The view's `success_message` (a string, or a dict by HTTP method), else "<Model> created/updated"."""
     view = renderer_context.get("view")
-    if view is not None and getattr(view, "success_message", None):
-        return view.success_message
     request = renderer_context.get("request")
     method = request.method if request is not None else "GET"
+    custom = getattr(view, "success_message", None)
+    if isinstance(custom, dict):
+        custom = custom.get(method)
+    if custom:
+        return custom
     noun = "Object"
     queryset = getattr(view, "queryset", None)
     if queryset is not None:

@@ -64,3 +64,17 @@ def test_non_staff_user_is_sent_to_login(client, customer):
 
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
+
+
+def test_createsuperuser_noinput_makes_an_admin_from_the_environment(monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "Boss@Example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "boss")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-Long-admin-pass-1")
+
+    call_command("createsuperuser", interactive=False, verbosity=0)
+
+    user = User.objects.get(email="boss@example.com")
+    assert (user.role, user.is_staff, user.is_superuser) == ("admin", True, True)
+    assert user.check_password("a-Long-admin-pass-1")

@@ -48,9 +48,7 @@ def test_validation_error_lists_fields(anon_client):
 
 
 def test_malformed_json_is_a_parse_error(anon_client):
-    response = anon_client.generic(
-        "POST", reverse("probe:echo"), '{"name": ', content_type="application/json"
-    )
+    response = anon_client.generic("POST", reverse("probe:echo"), '{"name": ', content_type="application/json")
 
     assert_error(response, 400, "PARSE_ERROR")
 
@@ -83,9 +81,7 @@ def test_form_bodies_are_accepted(anon_client, content_type):
     if fmt:
         response = anon_client.post(reverse("probe:echo"), {"name": "a", "price": "1.00"}, format=fmt)
     else:
-        response = anon_client.generic(
-            "POST", reverse("probe:echo"), "name=a&price=1.00", content_type=content_type
-        )
+        response = anon_client.generic("POST", reverse("probe:echo"), "name=a&price=1.00", content_type=content_type)
 
     assert response.status_code == 201
     assert response.json()["data"] == {"name": "a", "price": "1.00"}

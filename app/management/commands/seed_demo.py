@@ -117,9 +117,7 @@ class Command(BaseCommand):
     help = "Create demo categories, users and products (idempotent). --products N for a big catalog."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--products", type=int, default=0, help="Top the catalog up to N generated products."
-        )
+        parser.add_argument("--products", type=int, default=0, help="Top the catalog up to N generated products.")
         parser.add_argument("--batch-size", type=int, default=5000)
 
     def handle(self, *args, **options):
