@@ -7,3 +7,6 @@ class CatalogConfig(AppConfig):
     name = "app"
     verbose_name = "Catalog"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from app import signals  # noqa: F401  (connects the handlers)

@@ -3,7 +3,8 @@
 import django_filters
 from django.db.models import Q
 
-from app.models import User
+from app.models import Category, Product, User
+from app.utils import ApplicationError, UnprocessableError
 
 
 class UserFilter(django_filters.FilterSet):
@@ -16,3 +17,123 @@ class UserFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(email__icontains=value) | Q(username__icontains=value))
+
+
+class CategoryFilter(django_filters.FilterSet):
+    parent = django_filters.CharFilter(method="filter_parent", max_length=120, label="Parent category id or slug")
+    search = django_filters.CharFilter(
+        field_name="name", lookup_expr="icontains", max_length=100, label="Name contains"
+    )
+
+    class Meta:
+        model = Category
+        fields = []
+
+    def filter_parent(self, queryset, name, value):
+        parent = Category.objects.by_ref(value).first()
+        if parent is None:
+            raise ApplicationError(details={"parent": ["No category with this slug or id."]})
+        return queryset.filter(parent=parent)
+
+
+STRICT_BOOLEAN = [("true", "true"), ("false", "false")]
+
+
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """`true` or `false`; anything else is a 400 (django-filter's BooleanFilter ignores it silently)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", STRICT_BOOLEAN)
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(*args, **kwargs)
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """`?ordering=` from an explicit list; unknown fields are a 400. Ties broken by id, so pages never overlap."""
+
+    def filter(self, qs, value):
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value]
+        tiebreak = "-id" if ordering[-1].startswith("-") else "id"
+        return qs.order_by(*ordering, tiebreak)
+
+
+class ProductFilter(django_filters.FilterSet):
+    """Every product list's filters (contract section 4), combinable."""
+
+    category = django_filters.CharFilter(
+        method="filter_category", max_length=120, label="Category slug or UUID; includes its descendants"
+    )
+    min_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="gte", min_value=0, max_digits=12, decimal_places=2, label="Minimum price"
+    )
+    max_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="lte", min_value=0, max_digits=12, decimal_places=2, label="Maximum price"
+    )
+    search = django_filters.CharFilter(method="filter_search", max_length=200, label="Words to search for")
+    seller = django_filters.CharFilter(method="filter_seller", max_length=150, label="Seller username or UUID")
+    is_featured = StrictBooleanFilter(field_name="is_featured", label="true or false")
+    in_stock = StrictBooleanFilter(method="filter_in_stock", label="true or false")
+    ordering = StableOrderingFilter(
+        fields=(("price", "price"), ("created_at", "created_at"), ("name", "name")),
+        label="price, -price, created_at, -created_at, name, -name (default -created_at)",
+    )
+
+    class Meta:
+        model = Product
+        fields = []
+
+    def is_valid(self):
+        valid = super().is_valid()
+        if valid:
+            low, high = self.form.cleaned_data.get("min_price"), self.form.cleaned_data.get("max_price")
+            if low is not None and high is not None and low > high:
+                raise UnprocessableError(
+                    "min_price is greater than max_price",
+                    details={"min_price": ["Must not be greater than max_price."]},
+                )
+        return valid
+
+    def filter_category(self, queryset, name, value):
+        category = Category.objects.by_ref(value).first()
+        if category is None:
+            raise ApplicationError(details={"category": ["No category with this slug or id."]})
+        return queryset.in_categories(Category.objects.tree().subtree(category.pk))
+
+    def filter_seller(self, queryset, name, value):
+        seller = User.objects.by_ref(value).first()
+        if seller is None:
+            raise ApplicationError(details={"seller": ["No seller with this username or id."]})
+        return queryset.filter(seller=seller)
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.search(value) if value else queryset
+
+    def filter_in_stock(self, queryset, name, value):
+        return queryset.filter(stock__gt=0) if value else queryset.filter(stock=0)
+
+
+class ProductSearchFilter(ProductFilter):
+    """`products/search/`: the product filters plus `q` (required, or `search`), ranked by relevance
+    unless `ordering` is given."""
+
+    q = django_filters.CharFilter(method="filter_search", max_length=200, label="Words to search for (required)")
+
+    def filter_search(self, queryset, name, value):
+        return queryset  # applied once, ranked, in filter_queryset
+
+    def is_valid(self):
+        valid = super().is_valid()
+        if valid and not self._terms():
+            raise ApplicationError("Search terms are required", details={"q": ["This parameter is required."]})
+        return valid
+
+    def _terms(self) -> str:
+        data = self.form.cleaned_data
+        return (data.get("q") or data.get("search") or "").strip()
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        return queryset.search(self._terms(), ranked=not self.form.cleaned_data.get("ordering"))

@@ -9,8 +9,10 @@ import uuid
 from pathlib import Path
 
 from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
-from django.db import models
-from django.db.models import Q
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField, TrigramWordSimilarity
+from django.db import connections, models
+from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
@@ -40,6 +42,13 @@ class UserManager(DjangoUserManager):
     @classmethod
     def normalize_email(cls, email):
         return (email or "").strip().lower()
+
+    def by_ref(self, ref):
+        """Users whose UUID or username (any case) is `ref`."""
+        try:
+            return self.filter(pk=uuid.UUID(str(ref)))
+        except ValueError:
+            return self.filter(username__iexact=str(ref))
 
     def get_by_natural_key(self, username):
         return self.get(email=self.normalize_email(username))
@@ -107,6 +116,61 @@ class User(AbstractUser):
 # ---------------------------------------------------------------------------
 
 
+class CategoryTree:
+    """The whole category tree as `parent -> children` ids, from one query (categories are few)."""
+
+    def __init__(self, pairs):
+        self.children: dict = {}
+        for category_id, parent_id in pairs:
+            self.children.setdefault(parent_id, []).append(category_id)
+
+    def subtree(self, root_id) -> set:
+        """`root_id` and every category below it."""
+        found, stack = set(), [root_id]
+        while stack:
+            node = stack.pop()
+            if node not in found:
+                found.add(node)
+                stack.extend(self.children.get(node, ()))
+        return found
+
+    def subtree_totals(self, own: dict) -> dict:
+        """Per category, the sum of `own` over its subtree (each category counted once)."""
+        totals: dict = {}
+
+        def total(node):
+            if node not in totals:
+                totals[node] = own.get(node, 0) + sum(total(child) for child in self.children.get(node, ()))
+            return totals[node]
+
+        for node in [c for kids in self.children.values() for c in kids]:
+            total(node)
+        return totals
+
+
+class CategoryQuerySet(models.QuerySet):
+    def by_ref(self, ref):
+        """Categories whose UUID or slug is `ref` (empty when none)."""
+        try:
+            return self.filter(pk=uuid.UUID(str(ref)))
+        except ValueError:
+            return self.filter(slug=str(ref))
+
+    def tree(self) -> CategoryTree:
+        return CategoryTree(Category.objects.values_list("id", "parent_id"))
+
+    def product_counts(self) -> dict:
+        """Active products per category, descendants included: two queries for the whole tree."""
+        own = dict(
+            Product.objects.active()
+            .order_by()
+            .values_list("category_id")
+            .annotate(n=Count("id"))
+            .values_list("category_id", "n")
+        )
+        return self.tree().subtree_totals(own)
+
+
 class Category(models.Model):
     """A node of the category tree. Deleting one that has products or children is refused."""
 
@@ -117,6 +181,8 @@ class Category(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CategoryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "categories"
@@ -156,6 +222,43 @@ class ProductQuerySet(models.QuerySet):
     def for_listing(self):
         """Eager-loads exactly what the product serializer reads, in a fixed number of queries."""
         return self.select_related("category", "seller").prefetch_related("images")
+
+    def featured(self):
+        return self.filter(is_featured=True)
+
+    def in_categories(self, category_ids):
+        return self.filter(category_id__in=category_ids)
+
+    def search(self, terms: str, *, ranked: bool = False):
+        """Products matching `terms`; with `ranked`, best first (a name match before a description match).
+
+        PostgreSQL: full-text search on a stored, weighted search vector (name A, description B,
+        GIN-indexed, kept current by the database as a generated column) or a trigram word
+        similarity on the name, so a typo still finds the product. Elsewhere (SQLite): every word
+        must appear in the name or the description, products with more words in the name first.
+        """
+        if connections[self.db].vendor == "postgresql":
+            return self._search_postgres(terms, ranked)
+        return self._search_portable(terms, ranked)
+
+    def _search_postgres(self, terms, ranked):
+        query = SearchQuery(terms, config="english", search_type="websearch")
+        vector = RawSQL('"app_product"."search_vector"', [], output_field=SearchVectorField())
+        matches = self.alias(search_vector=vector).filter(Q(search_vector=query) | Q(name__trigram_word_similar=terms))
+        if not ranked:
+            return matches
+        relevance = SearchRank(F("search_vector"), query) + TrigramWordSimilarity(terms, "name") * Value(0.5)
+        return matches.annotate(relevance=relevance).order_by("-relevance", "-created_at", "-id")
+
+    def _search_portable(self, terms, ranked):
+        words = terms.split()[:10]
+        matches = self
+        for word in words:
+            matches = matches.filter(Q(name__icontains=word) | Q(description__icontains=word))
+        if not ranked:
+            return matches
+        name_hits = sum((Case(When(name__icontains=w, then=1), default=0) for w in words), Value(0))
+        return matches.annotate(relevance=name_hits).order_by("-relevance", "-created_at", "-id")
 
 
 class Product(models.Model):
@@ -222,9 +325,14 @@ class Product(models.Model):
 
 
 def product_image_path(instance, filename):
-    """A generated name: nothing of the client's file name reaches the disk."""
+    """A generated name: nothing of the client's file name reaches the disk (the service names
+    the file `upload.<ext>` from the decoded format, and only that extension is kept)."""
     suffix = Path(filename).suffix.lower()[:5]
     return f"products/{instance.product_id}/{uuid.uuid4().hex}{suffix}"
+
+
+def product_thumbnail_path(instance, filename):
+    return f"products/{instance.product_id}/thumbs/{uuid.uuid4().hex}.webp"
 
 
 class ProductImage(models.Model):
@@ -233,7 +341,7 @@ class ProductImage(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     image = models.ImageField(upload_to=product_image_path, max_length=255)
-    thumbnail = models.ImageField(upload_to="thumbnails/", max_length=255, blank=True)
+    thumbnail = models.ImageField(upload_to=product_thumbnail_path, max_length=255, blank=True)
     alt_text = models.CharField(max_length=255, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

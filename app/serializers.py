@@ -4,11 +4,14 @@ Read serializers say what a client sees; write serializers say what a client may
 validate it. Uniqueness (409) is decided in services, where the database has the last word.
 """
 
+import uuid
+from decimal import Decimal
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from app.models import User
+from app.models import Category, Product, ProductImage, User
 
 
 class HealthSerializer(serializers.Serializer):
@@ -117,3 +120,174 @@ class PasswordChangeSerializer(serializers.Serializer):
 
     def validate_new_password(self, value):
         return _validate_password(value, self.context["request"].user)
+
+
+# ---------------------------------------------------------------------------
+# Categories
+# ---------------------------------------------------------------------------
+
+
+class CategoryRefField(serializers.RelatedField):
+    """A category written by its UUID or its slug, read as `{id, name, slug}`."""
+
+    default_error_messages = {"does_not_exist": "No category with this id or slug.", "invalid": "Invalid value."}
+
+    def __init__(self, **kwargs):
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", Category.objects.all())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str | uuid.UUID) or not str(data).strip():
+            self.fail("invalid")
+        category = self.get_queryset().by_ref(str(data).strip()).first()
+        if category is None:
+            self.fail("does_not_exist")
+        return category
+
+    def to_representation(self, value):
+        return {"id": str(value.pk), "name": value.name, "slug": value.slug}
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    """A category; `product_count` counts active products here and in every descendant."""
+
+    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    product_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug", "description", "parent", "product_count", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_product_count(self, category) -> int:
+        counts = self.context.get("product_counts")
+        if counts is None:  # a single category outside a list: count it alone
+            counts = Category.objects.product_counts()
+            self.context["product_counts"] = counts
+        return counts.get(category.pk, 0)
+
+
+class CategoryWriteSerializer(serializers.ModelSerializer):
+    """What a seller or admin sends; the slug is made from the name."""
+
+    parent = CategoryRefField(required=False, allow_null=True, help_text="Parent category id or slug, or null.")
+
+    class Meta:
+        model = Category
+        fields = ["name", "description", "parent"]
+        extra_kwargs = {"description": {"max_length": 5000}}
+
+
+# ---------------------------------------------------------------------------
+# Products
+# ---------------------------------------------------------------------------
+
+
+class SellerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+class ProductImageSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProductImage
+        fields = ["id", "url", "thumbnail_url", "alt_text", "position"]
+        read_only_fields = fields
+
+    def _absolute(self, file) -> str | None:
+        if not file:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(file.url) if request is not None else file.url
+
+    def get_url(self, image) -> str:
+        return self._absolute(image.image)
+
+    def get_thumbnail_url(self, image) -> str | None:
+        return self._absolute(image.thumbnail)
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    """A product as every client sees it."""
+
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=True, read_only=True)
+    in_stock = serializers.BooleanField(read_only=True)
+    category = CategoryRefField(read_only=True)
+    seller = SellerSerializer(read_only=True)
+    images = ProductImageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "sku",
+            "description",
+            "price",
+            "stock",
+            "in_stock",
+            "is_featured",
+            "is_active",
+            "category",
+            "seller",
+            "images",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductWriteSerializer(serializers.ModelSerializer):
+    """What a seller or admin sends. `is_featured` counts only from admins; `stock_delta` only on PATCH."""
+
+    category = CategoryRefField(help_text="Category id or slug.")
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
+    stock = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    sku = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    description = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+    stock_delta = serializers.IntegerField(
+        required=False,
+        write_only=True,
+        min_value=-2_147_483_647,
+        max_value=2_147_483_647,
+        help_text="PATCH only: add to (or, negative, take from) the stock atomically; below 0 → 422.",
+    )
+
+    class Meta:
+        model = Product
+        fields = ["name", "sku", "description", "price", "stock", "stock_delta", "is_featured", "is_active", "category"]
+        # Uniqueness (seller + name, SKU) is a 409 from the service, not a 400 from a validator.
+        validators = []
+        extra_kwargs = {"sku": {"validators": []}}
+
+    def validate(self, attrs):
+        if "stock_delta" in attrs:
+            if self.instance is None or not self.partial:
+                raise serializers.ValidationError({"stock_delta": ["Only a PATCH of an existing product takes it."]})
+            if "stock" in attrs:
+                raise serializers.ValidationError({"stock_delta": ["Send stock or stock_delta, not both."]})
+        return attrs
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    """Multipart: one or more files under `images` (or one under `image`), and an optional `alt_text`."""
+
+    images = serializers.ListField(child=serializers.FileField(), required=False, allow_empty=True)
+    image = serializers.FileField(required=False)
+    alt_text = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        files = list(attrs.get("images") or [])
+        if attrs.get("image"):
+            files.append(attrs["image"])
+        if not files:
+            raise serializers.ValidationError({"images": ["Send at least one file under images (or image)."]})
+        attrs["files"] = files
+        return attrs

@@ -4,9 +4,12 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -14,8 +17,9 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from app import images
 from app.authentication import revoked_cache_key
-from app.models import RevokedAccessToken, User
+from app.models import Category, Product, ProductImage, RevokedAccessToken, User, unique_slug
 from app.utils import ApplicationError, ConflictError, UnprocessableError
 
 logger = logging.getLogger(__name__)
@@ -193,3 +197,159 @@ def user_deactivate(*, actor: User, user: User) -> None:
         user.is_active = False
         user.save(update_fields=["is_active"])
         blacklist_refresh_tokens(user=user)
+
+
+# ---------------------------------------------------------------------------
+# Categories
+# ---------------------------------------------------------------------------
+
+
+def _category_conflict(name: str, exclude_pk=None) -> dict:
+    others = Category.objects.exclude(pk=exclude_pk) if exclude_pk else Category.objects.all()
+    if others.filter(name__iexact=name).exists():
+        return {"name": ["A category with this name already exists."]}
+    return {}
+
+
+def _check_no_cycle(category: Category, parent: Category | None) -> None:
+    """A category may not sit under itself or one of its descendants (read under row locks)."""
+    if parent is None or category.pk is None:
+        return
+    # Lock both rows so two concurrent moves cannot each see no cycle and together make one.
+    list(Category.objects.select_for_update().filter(pk__in=[category.pk, parent.pk]).order_by("pk"))
+    if parent.pk in Category.objects.tree().subtree(category.pk):
+        raise UnprocessableError(
+            "A category cannot be moved under itself or its descendants",
+            details={"parent": ["This parent would make a cycle."]},
+        )
+
+
+def category_save(*, category: Category, data: dict) -> Category:
+    """Create or update a category: 409 for a duplicate name, 422 for a cycle."""
+    renamed = "name" in data and data["name"] != category.name
+    for field, value in data.items():
+        setattr(category, field, value)
+    if renamed and (details := _category_conflict(category.name, exclude_pk=category.pk)):
+        raise ConflictError("Category name already taken", details=details)
+    if renamed and category.pk is not None:
+        category.slug = unique_slug(Category, category.name, exclude_pk=category.pk)
+    try:
+        with transaction.atomic():
+            if "parent" in data:
+                _check_no_cycle(category, category.parent)
+            category.save()
+    except IntegrityError:
+        details = _category_conflict(category.name, exclude_pk=category.pk)
+        raise ConflictError("Category name already taken", details=details) from None
+    return category
+
+
+def category_delete(*, category: Category) -> None:
+    """Delete an empty leaf; a category with products or children is kept (409)."""
+    details = {}
+    if category.products.exists():
+        details["products"] = ["The category still has products."]
+    if category.children.exists():
+        details["children"] = ["The category still has subcategories."]
+    if details:
+        raise ConflictError("The category is not empty", details=details)
+    category.delete()  # PROTECT still guards a concurrent insert: ProtectedError → 409
+
+
+# ---------------------------------------------------------------------------
+# Products
+# ---------------------------------------------------------------------------
+
+
+def _product_conflicts(product: Product) -> dict:
+    details = {}
+    same_name = Product.objects.filter(seller_id=product.seller_id, name__iexact=product.name)
+    if same_name.exclude(pk=product.pk).exists():
+        details["name"] = ["You already sell a product with this name."]
+    if product.sku and Product.objects.filter(sku=product.sku).exclude(pk=product.pk).exists():
+        details["sku"] = ["A product with this SKU already exists."]
+    return details
+
+
+def product_save(*, product: Product, data: dict, actor: User) -> Product:
+    """Create or update a product for `actor`. Only admins set `is_featured`; `stock_delta` is atomic."""
+    data = dict(data)
+    if not actor.is_admin:
+        data.pop("is_featured", None)
+    stock_delta = data.pop("stock_delta", None)
+    if data.get("sku") == "":
+        data["sku"] = None
+    for field, value in data.items():
+        setattr(product, field, value)
+    if details := _product_conflicts(product):
+        raise ConflictError("Product already exists", details=details)
+    try:
+        with transaction.atomic():
+            product.save()
+            if stock_delta is not None:
+                _apply_stock_delta(product, stock_delta)
+    except IntegrityError:
+        raise ConflictError("Product already exists", details=_product_conflicts(product)) from None
+    return product
+
+
+def _apply_stock_delta(product: Product, delta: int) -> None:
+    """One UPDATE ... SET stock = stock + delta WHERE stock + delta >= 0: concurrent changes never lose one."""
+    changed = Product.objects.filter(pk=product.pk, stock__gte=-delta).update(
+        stock=F("stock") + delta, updated_at=timezone.now()
+    )
+    if not changed:
+        raise UnprocessableError("Not enough stock", details={"stock_delta": ["The stock would go below zero."]})
+    product.refresh_from_db(fields=["stock", "updated_at"])
+
+
+def product_touch(*, product: Product) -> None:
+    """Mark the product changed (its images changed), so its ETag changes too."""
+    Product.objects.filter(pk=product.pk).update(updated_at=timezone.now())
+
+
+def product_images_add(*, product: Product, files: list, alt_text: str = "") -> list[ProductImage]:
+    """Validate every file first (type by decoding, size, pixels), then store them all or none.
+
+    Files are re-encoded (metadata such as GPS is dropped) and stored under generated names.
+    The product row is locked so concurrent uploads cannot exceed the per-product limit.
+    """
+    max_bytes = settings.MAX_UPLOAD_MB * 1024 * 1024
+    cleaned = [
+        images.clean_upload(f, field="images", max_bytes=max_bytes, max_pixels=settings.MAX_IMAGE_PIXELS) for f in files
+    ]
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = Product.objects.select_for_update().get(pk=product.pk)
+            existing = locked.images.count()
+            limit = settings.MAX_IMAGES_PER_PRODUCT
+            if existing + len(cleaned) > limit:
+                raise UnprocessableError(
+                    f"A product may have at most {limit} images",
+                    details={"images": [f"This product has {existing}; {limit - existing} more may be added."]},
+                )
+            position = (locked.images.aggregate(top=Max("position"))["top"] or 0) + (1 if existing else 0)
+            created = []
+            for offset, clean in enumerate(cleaned):
+                image = ProductImage(product=locked, alt_text=alt_text, position=position + offset)
+                image.image.save(clean.content.name, clean.content, save=False)
+                written.append(image.image.name)
+                # Inline until thumbnails move to a background worker.
+                image.thumbnail.save("thumb.webp", images.make_thumbnail(clean.content), save=False)
+                written.append(image.thumbnail.name)
+                image.save()
+                created.append(image)
+            product_touch(product=locked)
+    except BaseException:
+        for name in written:  # nothing half-written: no file without its row
+            default_storage.delete(name)
+        raise
+    return created
+
+
+def product_image_delete(*, image: ProductImage) -> None:
+    """Delete the image row; its files go once the deletion commits (signals.py)."""
+    with transaction.atomic():
+        image.delete()
+        product_touch(product=image.product)

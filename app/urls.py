@@ -9,6 +9,8 @@ app_name = "api"
 
 router = SimpleRouter()
 router.register("users", views.UserViewSet, basename="user")
+router.register("categories", views.CategoryViewSet, basename="category")
+router.register("products", views.ProductViewSet, basename="product")
 
 urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),

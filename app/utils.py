@@ -63,6 +63,12 @@ class UnprocessableError(ApplicationError):
     default_detail = "The request breaks a business rule"
 
 
+class PreconditionFailed(ApplicationError):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "PRECONDITION_FAILED"
+    default_detail = "The resource has changed since the ETag you sent; fetch it again"
+
+
 class ServiceUnavailable(ApplicationError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "SERVICE_UNAVAILABLE"
@@ -224,10 +230,11 @@ def _message_for(renderer_context) -> str:
         custom = custom.get(method)
     if custom:
         return custom
-    noun = "Object"
+    noun = getattr(view, "resource_name", None)
     queryset = getattr(view, "queryset", None)
-    if queryset is not None:
+    if noun is None and queryset is not None:
         noun = str(queryset.model._meta.verbose_name).capitalize()
+    noun = noun or "Object"
     return {"POST": f"{noun} created", "PUT": f"{noun} updated", "PATCH": f"{noun} updated"}.get(method, "OK")
 
 

@@ -1,24 +1,37 @@
 """HTTP endpoints. Views only declare and delegate: queries live in models, writes in services."""
 
+import hashlib
+import json
+
 from django.conf import settings
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import parse_etags
 from django.views.static import serve
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app import services
-from app.filters import UserFilter
-from app.models import User
-from app.permissions import IsAdmin, IsSelfOrAdmin
+from app.filters import CategoryFilter, ProductFilter, ProductSearchFilter, UserFilter
+from app.models import Category, Product, ProductImage, User
+from app.permissions import IsAdmin, IsOwnerOrAdmin, IsSelfOrAdmin, IsSellerOrAdmin
 from app.serializers import (
     AuthResultSerializer,
+    CategorySerializer,
+    CategoryWriteSerializer,
     HealthSerializer,
+    ImageUploadSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
+    ProductImageSerializer,
+    ProductSerializer,
+    ProductWriteSerializer,
     ProfileSerializer,
     RefreshSerializer,
     RegisterSerializer,
@@ -27,7 +40,7 @@ from app.serializers import (
     UserSerializer,
 )
 from app.throttling import AuthRateThrottle
-from app.utils import ServiceUnavailable
+from app.utils import PreconditionFailed, ServiceUnavailable
 
 
 class HealthView(APIView):
@@ -237,6 +250,194 @@ class UserViewSet(
 
     def perform_destroy(self, instance):
         services.user_deactivate(actor=self.request.user, user=instance)
+
+
+# ---------------------------------------------------------------------------
+# Catalog
+# ---------------------------------------------------------------------------
+
+
+def representation_etag(data) -> str:
+    """A strong ETag of what the client would receive: any visible change changes it."""
+    payload = json.dumps(data, sort_keys=True, default=str).encode()
+    return f'"{hashlib.sha256(payload).hexdigest()[:32]}"'
+
+
+class ConditionalMixin:
+    """`ETag` on reads, `If-None-Match` → 304, and `If-Match` on writes → 412 when stale."""
+
+    def read_serializer(self, instance):
+        return self.read_serializer_class(instance, context=self.get_serializer_context())
+
+    def retrieve(self, request, *args, **kwargs):
+        data = self.read_serializer(self.get_object()).data
+        etag = representation_etag(data)
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(data, headers={"ETag": etag})
+
+    def check_if_match(self, instance) -> None:
+        header = self.request.headers.get("If-Match")
+        if header is None or header.strip() == "*":
+            return
+        if representation_etag(self.read_serializer(instance).data) not in parse_etags(header):
+            raise PreconditionFailed()
+
+    def respond_with(self, instance, status_code=status.HTTP_200_OK):
+        data = self.read_serializer(instance).data
+        return Response(data, status=status_code, headers={"ETag": representation_etag(data)})
+
+
+PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
+
+
+class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
+    """Categories, a tree: `{id}` is the UUID or the slug."""
+
+    lookup_value_regex = "[^/]+"
+    read_serializer_class = CategorySerializer
+    resource_name = "Category"
+
+    def get_queryset(self):
+        return Category.objects.order_by("name", "id")
+
+    @property
+    def filterset_class(self):
+        return ProductFilter if self.action == "products" else CategoryFilter
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve", "products"):
+            return [AllowAny()]
+        if self.action == "destroy":
+            return [IsAdmin()]
+        return [IsSellerOrAdmin()]
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return CategoryWriteSerializer
+        if self.action == "products":
+            return ProductSerializer
+        return CategorySerializer
+
+    def get_object(self):
+        category = get_object_or_404(self.get_queryset().by_ref(self.kwargs["pk"]))
+        self.check_object_permissions(self.request, category)
+        return category
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        category = services.category_save(category=Category(), data=serializer.validated_data)
+        return self.respond_with(category, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        category = self.get_object()
+        self.check_if_match(category)
+        serializer = self.get_serializer(category, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        category = services.category_save(category=category, data=serializer.validated_data)
+        return self.respond_with(category)
+
+    def perform_destroy(self, instance):
+        services.category_delete(category=instance)
+
+    @action(detail=True, methods=["get"])
+    def products(self, request, pk=None):
+        """Active products of this category and every category below it; takes every product filter."""
+        category = self.get_object()
+        subtree = Category.objects.tree().subtree(category.pk)
+        queryset = self.filter_queryset(Product.objects.active().in_categories(subtree).for_listing())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(
+            ProductSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
+
+
+class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
+    """Products. Lists show active products of active sellers; a hidden product is 404 except to
+    its seller and admins."""
+
+    read_serializer_class = ProductSerializer
+    resource_name = "Product"
+
+    def get_queryset(self):
+        products = Product.objects.for_listing()
+        if self.action in PRODUCT_LIST_ACTIONS:
+            products = products.active()
+            return products.featured() if self.action == "featured" else products
+        return products.visible_to(self.request.user)
+
+    @property
+    def filterset_class(self):
+        return ProductSearchFilter if self.action == "search" else ProductFilter
+
+    def filter_queryset(self, queryset):
+        # Query filters belong to lists; a detail URL is not filtered by them.
+        return super().filter_queryset(queryset) if self.action in PRODUCT_LIST_ACTIONS else queryset
+
+    def get_permissions(self):
+        if self.action in PRODUCT_LIST_ACTIONS or self.action == "retrieve":
+            return [AllowAny()]
+        if self.action == "create":
+            return [IsSellerOrAdmin()]
+        return [IsOwnerOrAdmin()]
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return ProductWriteSerializer
+        if self.action == "images":
+            return ImageUploadSerializer
+        return ProductSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_save(
+            product=Product(seller=request.user), data=serializer.validated_data, actor=request.user
+        )
+        return self.respond_with(self.get_queryset().get(pk=product.pk), status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        product = self.get_object()
+        self.check_if_match(product)
+        serializer = self.get_serializer(product, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        services.product_save(product=product, data=serializer.validated_data, actor=request.user)
+        return self.respond_with(self.get_queryset().get(pk=product.pk))
+
+    def perform_destroy(self, instance):
+        instance.delete()  # its images' files go once the deletion commits (signals.py)
+
+    @action(detail=False, methods=["get"])
+    def search(self, request):
+        """Ranked search: `q` (or `search`) required; name matches before description matches."""
+        return self.list(request)
+
+    @action(detail=False, methods=["get"])
+    def featured(self, request):
+        """Featured products; takes every product filter."""
+        return self.list(request)
+
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def images(self, request, pk=None):
+        """Upload images: multipart files under `images` (or `image`), optional `alt_text`."""
+        product = self.get_object()
+        serializer = ImageUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = services.product_images_add(
+            product=product, files=serializer.validated_data["files"], alt_text=serializer.validated_data["alt_text"]
+        )
+        data = ProductImageSerializer(created, many=True, context=self.get_serializer_context()).data
+        self.success_message = "Images uploaded"
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["delete"], url_path=r"images/(?P<image_id>[^/]+)")
+    def delete_image(self, request, pk=None, image_id=None):
+        """Delete one image of this product."""
+        product = self.get_object()
+        image = get_object_or_404(ProductImage.objects.filter(product=product), pk=image_id)
+        services.product_image_delete(image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------------------
