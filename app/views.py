@@ -7,7 +7,8 @@ from django.conf import settings
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import parse_etags
 from django.views.static import serve
-from drf_yasg.utils import swagger_auto_schema
+from drf_yasg import openapi
+from drf_yasg.utils import no_body, swagger_auto_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -418,6 +419,19 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         """Featured products; takes every product filter."""
         return self.list(request)
 
+    @swagger_auto_schema(
+        operation_summary="Upload product images",
+        operation_description="Its seller or an admin. Multipart: files under `images` (several) or `image`; "
+        "JPEG, PNG, WebP or GIF, checked by decoding. Too big → 413; too many pixels → 400; "
+        "more than the per-product limit → 422.",
+        request_body=no_body,
+        manual_parameters=[
+            openapi.Parameter("images", openapi.IN_FORM, type=openapi.TYPE_FILE, description="One or more image files"),
+            openapi.Parameter("image", openapi.IN_FORM, type=openapi.TYPE_FILE, description="A single image file"),
+            openapi.Parameter("alt_text", openapi.IN_FORM, type=openapi.TYPE_STRING, description="Alternative text"),
+        ],
+        responses={201: ProductImageSerializer(many=True)},
+    )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def images(self, request, pk=None):
         """Upload images: multipart files under `images` (or `image`), optional `alt_text`."""
