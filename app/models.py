@@ -233,9 +233,10 @@ class ProductQuerySet(models.QuerySet):
         """Products matching `terms`; with `ranked`, best first (a name match before a description match).
 
         PostgreSQL: full-text search on a stored, weighted search vector (name A, description B,
-        GIN-indexed, kept current by the database as a generated column) or a trigram word
-        similarity on the name, so a typo still finds the product. Elsewhere (SQLite): every word
-        must appear in the name or the description, products with more words in the name first.
+        GIN-indexed, kept current by the database as a generated column); failing that, every word
+        must match the vector or be trigram-similar to a word of the name, so a typo still finds it.
+        Elsewhere (SQLite): every word must appear in the name or the description, products with
+        more words in the name first.
         """
         if connections[self.db].vendor == "postgresql":
             return self._search_postgres(terms, ranked)
@@ -244,7 +245,12 @@ class ProductQuerySet(models.QuerySet):
     def _search_postgres(self, terms, ranked):
         query = SearchQuery(terms, config="english", search_type="websearch")
         vector = RawSQL('"app_product"."search_vector"', [], output_field=SearchVectorField())
-        matches = self.alias(search_vector=vector).filter(Q(search_vector=query) | Q(name__trigram_word_similar=terms))
+        # Every word must match, by its stem or (a typo) by trigram similarity to a word of the name.
+        # Comparing the whole query with the name would let one similar word stand for all of them.
+        each_word = Q()
+        for word in terms.split()[:10]:
+            each_word &= Q(search_vector=SearchQuery(word, config="english")) | Q(name__trigram_word_similar=word)
+        matches = self.alias(search_vector=vector).filter(Q(search_vector=query) | each_word)
         if not ranked:
             return matches
         relevance = SearchRank(F("search_vector"), query) + TrigramWordSimilarity(terms, "name") * Value(0.5)

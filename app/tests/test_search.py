@@ -1,0 +1,340 @@
+"""Contract section 4, `products/search/`: required `q`, relevance ranking, every filter, hostile input."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from app.models import User
+from app.tests.factories import make_category, make_product, make_user
+from app.tests.helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+
+SEARCH = reverse("api:product-search")
+
+
+def ago(days: int):
+    return timezone.now() - timedelta(days=days)
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [p["id"] for p in response.json()["results"]]
+
+
+def pks(*products) -> list[str]:
+    return [str(p.pk) for p in products]
+
+
+@pytest.fixture
+def category():
+    return make_category(name="Lighting")
+
+
+@pytest.fixture
+def lamps(seller, category):
+    """A name match (older, pricier) and a description match (newer, cheaper), plus a non-match."""
+    return {
+        "in_name": make_product(
+            seller=seller, category=category, name="Brass Lamp", description="Polished metal.",
+            price=Decimal("80.00"), created_at=ago(5),
+        ),
+        "in_description": make_product(
+            seller=seller, category=category, name="Oak Desk", description="Comes with a reading lamp.",
+            price=Decimal("40.00"), created_at=ago(1),
+        ),
+        "other": make_product(
+            seller=seller, category=category, name="Steel Chair", description="Sturdy and stackable.",
+            price=Decimal("20.00"), created_at=ago(3),
+        ),
+    }  # fmt: skip
+
+
+# --- q ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}, {"q": "\t\n"}, {"search": ""}, {"search": "  "}])
+def test_missing_or_blank_q_is_400(anon_client, lamps, params):
+    response = anon_client.get(SEARCH, params)
+
+    assert "q" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+
+
+def test_search_is_an_alias_for_q(anon_client, lamps):
+    by_q = anon_client.get(SEARCH, {"q": "lamp"})
+    by_search = anon_client.get(SEARCH, {"search": "lamp"})
+
+    assert ids(by_q) == pks(lamps["in_name"], lamps["in_description"])
+    assert ids(by_search) == ids(by_q)
+
+
+def test_search_is_public_and_paginated(anon_client, lamps):
+    response = anon_client.get(SEARCH, {"q": "lamp", "page_size": 1})
+
+    body = response.json()
+    assert response.status_code == 200
+    assert set(body) == {"success", "count", "next", "previous", "results"}
+    assert body["success"] is True
+    assert body["count"] == 2
+    assert [p["id"] for p in body["results"]] == pks(lamps["in_name"])
+    assert body["next"] is not None
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "page_size": 1, "page": 2})) == pks(lamps["in_description"])
+
+
+def test_search_is_case_insensitive(anon_client, lamps):
+    assert ids(anon_client.get(SEARCH, {"q": "LAMP"})) == pks(lamps["in_name"], lamps["in_description"])
+
+
+# --- ranking ------------------------------------------------------------------------------------
+
+
+def test_name_match_ranks_before_description_match(anon_client, lamps):
+    # Newest first would put the description match first; relevance puts the name match first.
+    response = anon_client.get(SEARCH, {"q": "lamp"})
+
+    assert ids(response) == pks(lamps["in_name"], lamps["in_description"])
+    assert response.json()["count"] == 2
+
+
+@pytest.fixture
+def audio(seller, category):
+    """Newest first: both words in the description, one word in the name, both in the name, partial matches."""
+    return {
+        "both_in_description": make_product(
+            seller=seller, category=category, name="Studio Monitor",
+            description="Bundled with wireless headphones.", created_at=ago(1),
+        ),
+        "split": make_product(
+            seller=seller, category=category, name="Wireless Charger",
+            description="Charges phones and headphones.", created_at=ago(2),
+        ),
+        "both_in_name": make_product(
+            seller=seller, category=category, name="Wireless Headphones Pro",
+            description="Over-ear.", created_at=ago(3),
+        ),
+        "only_wireless": make_product(
+            seller=seller, category=category, name="Wireless Mouse", description="Ergonomic.", created_at=ago(4),
+        ),
+        "only_headphones": make_product(
+            seller=seller, category=category, name="Studio Headphones", description="Closed back.",
+            created_at=ago(5),
+        ),
+        "usb_cable": make_product(
+            seller=seller, category=category, name="Braided Cable", description="USB-C to USB-C.",
+            created_at=ago(6),
+        ),
+    }  # fmt: skip
+
+
+def test_every_word_must_match_and_name_matches_rank_first(anon_client, audio):
+    response = anon_client.get(SEARCH, {"q": "wireless headphones"})
+
+    assert ids(response) == pks(audio["both_in_name"], audio["split"], audio["both_in_description"])
+    assert response.json()["count"] == 3
+
+
+def test_single_word_ranks_every_name_match_before_every_description_match(anon_client, audio):
+    found = ids(anon_client.get(SEARCH, {"q": "headphones"}))
+
+    assert len(found) == 4
+    assert set(found[:2]) == set(pks(audio["both_in_name"], audio["only_headphones"]))
+    assert set(found[2:]) == set(pks(audio["split"], audio["both_in_description"]))
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("usb headphones", []),
+        ("mouse headphones", []),
+        ("studio headphones", ["only_headphones", "both_in_description"]),
+        ("wireless mouse", ["only_wireless"]),
+        ("braided usb", ["usb_cable"]),
+    ],
+)
+def test_multi_word_query_requires_every_word(anon_client, audio, q, expected):
+    response = anon_client.get(SEARCH, {"q": q})
+
+    names = [p["name"] for p in response.json().get("results", [])]
+    assert ids(response) == pks(*(audio[name] for name in expected)), names
+
+
+def test_typo_tolerance(anon_client, seller, category):
+    phone = make_product(seller=seller, category=category, name="Acme Smartphone 12", description="Unlocked.")
+    make_product(seller=seller, category=category, name="Garden Hose", description="Twenty metres.")
+
+    response = anon_client.get(SEARCH, {"q": "smartphnoe"})
+
+    if connection.vendor == "postgresql":
+        assert ids(response) == pks(phone)
+    else:  # documented fallback: every word must appear as typed, so a typo finds nothing
+        assert ids(response) == []
+        assert response.json()["count"] == 0
+
+
+# --- filters and ordering -------------------------------------------------------------------------
+
+
+def test_search_takes_max_price(anon_client, lamps):
+    response = anon_client.get(SEARCH, {"q": "lamp", "max_price": "40.00"})
+
+    assert ids(response) == pks(lamps["in_description"])
+    assert response.json()["count"] == 1
+
+
+def test_search_takes_min_price(anon_client, lamps):
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "min_price": "80.00"})) == pks(lamps["in_name"])
+
+
+def test_search_takes_category_including_descendants(anon_client, seller, lamps):
+    home = make_category(name="Home")
+    rooms = make_category(name="Rooms", parent=home)
+    study = make_category(name="Study", parent=rooms)
+    desk_lamp = make_product(seller=seller, category=study, name="Desk Lamp", created_at=ago(2))
+    make_product(seller=seller, category=make_category(name="Garden"), name="Garden Lamp", created_at=ago(2))
+
+    for ref in ("home", str(home.pk), "study"):
+        response = anon_client.get(SEARCH, {"q": "lamp", "category": ref})
+        assert ids(response) == pks(desk_lamp), ref
+
+
+def test_search_takes_seller_and_boolean_filters(anon_client, lamps, category):
+    other = make_user(role=User.Role.SELLER, username="LampMaker", email="lampmaker@example.com")
+    sold_out = make_product(seller=other, category=category, name="Paper Lamp", stock=0, is_featured=True)
+
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "seller": "lampmaker"})) == pks(sold_out)
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "in_stock": "false"})) == pks(sold_out)
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "is_featured": "true"})) == pks(sold_out)
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "in_stock": "true"})) == pks(
+        lamps["in_name"], lamps["in_description"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"),
+    [
+        ("-created_at", ["in_description", "in_name"]),
+        ("created_at", ["in_name", "in_description"]),
+        ("price", ["in_description", "in_name"]),
+        ("-price", ["in_name", "in_description"]),
+        ("name", ["in_name", "in_description"]),
+        ("-name", ["in_description", "in_name"]),
+    ],
+)
+def test_ordering_overrides_relevance(anon_client, lamps, ordering, expected):
+    response = anon_client.get(SEARCH, {"q": "lamp", "ordering": ordering})
+
+    assert ids(response) == pks(*(lamps[name] for name in expected))
+
+
+def test_unknown_ordering_on_search_is_400(anon_client, lamps):
+    response = anon_client.get(SEARCH, {"q": "lamp", "ordering": "seller__password"})
+
+    assert "ordering" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+
+
+def test_min_price_above_max_price_on_search_is_422(anon_client, lamps):
+    response = anon_client.get(SEARCH, {"q": "lamp", "min_price": "50", "max_price": "10"})
+
+    assert_error(response, 422, "UNPROCESSABLE_ENTITY")
+
+
+def test_search_across_pages_with_ties_never_repeats(anon_client, seller, category):
+    same_time = ago(1)
+    twins = [
+        make_product(seller=make_user(role=User.Role.SELLER), category=category, name="Twin Lamp", created_at=same_time)
+        for _ in range(3)
+    ]
+
+    pages = [ids(anon_client.get(SEARCH, {"q": "lamp", "page_size": 1, "page": page})) for page in (1, 2, 3)]
+
+    assert sorted(pages[0] + pages[1] + pages[2]) == sorted(pks(*twins))
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "%",
+        "_",
+        "%%",
+        "' OR 1=1--",
+        '" OR ""="',
+        "(a+)+$",
+        "a:*",
+        "!!",
+        "&|",
+        "!",
+        "<->",
+        "\\",
+        "'",
+        "*",
+        "x" * 200,
+        "🔦",
+    ],
+)
+def test_hostile_queries_are_harmless(anon_client, seller, category, q):
+    make_product(seller=seller, category=category, name="Blue Widget", description="Solid steel.")
+    make_product(seller=seller, category=category, name="Red Gizmo", description="Cast iron.")
+
+    response = anon_client.get(SEARCH, {"q": q})
+
+    # Nothing matches: wildcards and operators are taken literally, never as patterns or SQL.
+    assert ids(response) == []
+    assert response.json()["count"] == 0
+
+
+@pytest.mark.parametrize("param", ["q", "search"])
+def test_overlong_q_is_400(anon_client, lamps, param):
+    response = anon_client.get(SEARCH, {param: "lamp " * 1000})
+
+    assert param in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+
+
+def test_q_of_201_characters_is_400(anon_client, lamps):
+    response = anon_client.get(SEARCH, {"q": "l" * 201})
+
+    assert "q" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+
+
+def test_null_byte_in_q_is_400(anon_client, lamps):
+    encoded = anon_client.get(f"{SEARCH}?q=lamp%00")
+    raw = anon_client.get(SEARCH, {"q": "la\x00mp"})
+
+    assert "q" in assert_error(encoded, 400, "VALIDATION_ERROR")["error"]["details"]
+    assert "q" in assert_error(raw, 400, "VALIDATION_ERROR")["error"]["details"]
+
+
+# --- visibility, query count ------------------------------------------------------------------------
+
+
+def test_inactive_products_and_deactivated_sellers_never_appear(anon_client, seller, category):
+    visible = make_product(seller=seller, category=category, name="Glass Lamp", created_at=ago(3))
+    make_product(seller=seller, category=category, name="Hidden Lamp", is_active=False, created_at=ago(1))
+    gone = make_user(role=User.Role.SELLER, username="GoneSeller", email="gone@example.com", is_active=False)
+    make_product(seller=gone, category=category, name="Ghost Lamp", created_at=ago(2))
+
+    assert ids(anon_client.get(SEARCH, {"q": "lamp"})) == pks(visible)
+    assert ids(anon_client.get(SEARCH, {"q": "hidden lamp"})) == []
+    assert ids(anon_client.get(SEARCH, {"q": "ghost"})) == []
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "seller": "GoneSeller"})) == []
+    assert ids(anon_client.get(SEARCH, {"q": "lamp", "ordering": "-created_at"})) == pks(visible)
+    assert anon_client.get(SEARCH, {"q": "lamp"}).json()["count"] == 1
+
+
+def test_search_query_count_is_fixed(anon_client, seller, category, django_assert_num_queries):
+    for i in range(30):
+        make_product(seller=seller, category=category, name=f"Lamp {i}", description="A lamp.", created_at=ago(i))
+    # COUNT, page with category and seller, images
+    with django_assert_num_queries(3):
+        small = anon_client.get(SEARCH, {"q": "lamp", "page_size": 1})
+    with django_assert_num_queries(3):
+        large = anon_client.get(SEARCH, {"q": "lamp", "page_size": 100})
+
+    assert (len(ids(small)), len(ids(large))) == (1, 30)
+    assert small.json()["count"] == large.json()["count"] == 30
