@@ -247,3 +247,14 @@ def test_category_products_bad_filter_is_400(anon_client, tree):
     response = anon_client.get(reverse("api:category-products", args=["phones"]), {"min_price": "abc"})
 
     assert "min_price" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+
+
+def test_category_products_query_count_is_fixed(anon_client, tree, django_assert_num_queries):
+    seller = make_user(role="seller")
+    for i in range(25):
+        make_product(category=tree["android"], seller=seller, name=f"P{i}")
+    # the category, the tree, COUNT, the page with category and seller, images
+    with django_assert_num_queries(5):
+        anon_client.get(reverse("api:category-products", args=["electronics"]), {"page_size": 1})
+    with django_assert_num_queries(5):
+        anon_client.get(reverse("api:category-products", args=["electronics"]), {"page_size": 100})
