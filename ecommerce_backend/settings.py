@@ -6,6 +6,7 @@ Secure by default: `DEBUG` is off unless asked for, and production refuses the d
 """
 
 import os
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) without a proxy
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -179,8 +181,11 @@ USE_TZ = True
 # ---------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by `collectstatic` for production
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the apps' folders when `collectstatic` has not run (development, tests).
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not STATIC_ROOT.exists())
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", "media"))
