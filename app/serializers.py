@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_yasg.utils import swagger_serializer_method
 from rest_framework import serializers
 
 from app.models import Category, Product, ProductImage, User
@@ -79,6 +80,18 @@ class RegisterSerializer(serializers.Serializer):
         help_text="customer (default) or seller; admin accounts are made by admins only.",
     )
 
+    class Meta:
+        swagger_schema_fields = {
+            "example": {
+                "email": "ada@example.com",
+                "username": "ada",
+                "password": "pl4id-Unicorn-rides",
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "role": "seller",
+            }
+        }
+
     def validate(self, attrs):
         candidate = User(
             email=attrs["email"],
@@ -96,6 +109,9 @@ class RegisterSerializer(serializers.Serializer):
 class LoginSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+
+    class Meta:
+        swagger_schema_fields = {"example": {"email": "ada@example.com", "password": "pl4id-Unicorn-rides"}}
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -152,7 +168,7 @@ class CategoryRefField(serializers.RelatedField):
 class CategorySerializer(serializers.ModelSerializer):
     """A category; `product_count` counts active products here and in every descendant."""
 
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     product_count = serializers.SerializerMethodField()
 
     class Meta:
@@ -206,10 +222,12 @@ class ProductImageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(file.url) if request is not None else file.url
 
-    def get_url(self, image) -> str:
+    @swagger_serializer_method(serializers.URLField())
+    def get_url(self, image):
         return self._absolute(image.image)
 
-    def get_thumbnail_url(self, image) -> str | None:
+    @swagger_serializer_method(serializers.URLField(allow_null=True, help_text="null until the thumbnail is made"))
+    def get_thumbnail_url(self, image):
         return self._absolute(image.thumbnail)
 
 
@@ -266,6 +284,16 @@ class ProductWriteSerializer(serializers.ModelSerializer):
         # Uniqueness (seller + name, SKU) is a 409 from the service, not a 400 from a validator.
         validators = []
         extra_kwargs = {"sku": {"validators": []}}
+        swagger_schema_fields = {
+            "example": {
+                "name": "Blue Phone",
+                "sku": "BP-1",
+                "description": "A 6.1-inch smartphone with a very blue case.",
+                "price": "199.00",
+                "stock": 5,
+                "category": "smartphones",
+            }
+        }
 
     def validate(self, attrs):
         if "stock_delta" in attrs:

@@ -22,6 +22,7 @@ from app import services
 from app.filters import CategoryFilter, ProductFilter, ProductSearchFilter, UserFilter
 from app.models import Category, Product, ProductImage, User
 from app.permissions import IsAdmin, IsOwnerOrAdmin, IsSelfOrAdmin, IsSellerOrAdmin
+from app.schema import envelope
 from app.serializers import (
     AuthResultSerializer,
     CategorySerializer,
@@ -51,6 +52,7 @@ class HealthView(APIView):
     authentication_classes = []
     throttle_classes = []
     success_message = "Healthy"
+    error_statuses = {"get": [503]}
 
     @swagger_auto_schema(
         operation_summary="Health check",
@@ -97,6 +99,7 @@ class CredentialsEndpointMixin:
 
 class RegisterView(CredentialsEndpointMixin, PrivateMixin, APIView):
     success_message = "User registered"
+    error_statuses = {"post": [409]}
 
     @swagger_auto_schema(
         operation_summary="Register",
@@ -115,6 +118,7 @@ class RegisterView(CredentialsEndpointMixin, PrivateMixin, APIView):
 
 class LoginView(CredentialsEndpointMixin, PrivateMixin, APIView):
     success_message = "Logged in"
+    error_statuses = {"post": [401]}
 
     @swagger_auto_schema(
         operation_summary="Log in",
@@ -132,6 +136,7 @@ class LoginView(CredentialsEndpointMixin, PrivateMixin, APIView):
 
 class RefreshView(CredentialsEndpointMixin, PrivateMixin, APIView):
     success_message = "Token refreshed"
+    error_statuses = {"post": [401]}
 
     @swagger_auto_schema(
         operation_summary="Refresh tokens",
@@ -154,7 +159,7 @@ class LogoutView(PrivateMixin, APIView):
         operation_summary="Log out",
         operation_description="Authenticated. The refresh token sent and the access token used both stop working.",
         request_body=RefreshSerializer,
-        responses={200: "Logged out; data is null"},
+        responses={200: openapi.Response("Logged out", envelope(None, nullable=True))},
         tags=["auth"],
     )
     def post(self, request):
@@ -167,6 +172,7 @@ class LogoutView(PrivateMixin, APIView):
 class ProfileView(PrivateMixin, APIView):
     permission_classes = [IsAuthenticated]
     success_message = {"PUT": "Profile updated", "PATCH": "Profile updated"}
+    error_statuses = {"put": [409], "patch": [409]}
 
     @swagger_auto_schema(operation_summary="My profile", responses={200: UserSerializer}, tags=["auth"])
     def get(self, request):
@@ -229,6 +235,22 @@ class UserViewSet(
 
     queryset = User.objects.order_by("-date_joined", "id")
     filterset_class = UserFilter
+    operation_docs = {
+        "list": ("List users", "Admins only. Newest first; `?role=` and `?search=` (email or username)."),
+        "retrieve": ("Get a user", "The user themself or an admin; anyone else gets 403."),
+        "update": (
+            "Replace a user",
+            "The user themself (username, first_name, last_name, email) or an admin, who may also set "
+            "role, is_premium and is_active. Fields a caller may not set are ignored.",
+        ),
+        "partial_update": ("Update a user", "As PUT, but only the fields sent."),
+        "destroy": (
+            "Deactivate a user",
+            "Admins only. Nothing is erased: the account is deactivated, its tokens stop working and its "
+            "products leave public listings. An admin cannot deactivate themself (422).",
+        ),
+    }
+    error_statuses = {"update": [409], "partial_update": [409], "destroy": [422]}
 
     def get_permissions(self):
         if self.action in ("list", "destroy"):
@@ -298,6 +320,28 @@ class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
     lookup_value_regex = "[^/]+"
     read_serializer_class = CategorySerializer
     resource_name = "Category"
+    operation_docs = {
+        "list": ("List categories", "Anyone. Ordered by name; `?parent=` (id or slug) and `?search=` (name)."),
+        "create": ("Create a category", "Sellers and admins. The slug is made from the name; a taken name is 409."),
+        "retrieve": ("Get a category", "Anyone. `{id}` is the UUID or the slug. Sends an ETag; If-None-Match → 304."),
+        "update": (
+            "Replace a category",
+            "Sellers and admins. A parent that would make a cycle is 422; If-Match with a stale ETag is 412.",
+        ),
+        "partial_update": ("Update a category", "As PUT, but only the fields sent."),
+        "destroy": ("Delete a category", "Admins only. A category with products or subcategories is kept: 409."),
+        "products": (
+            "Products of a category",
+            "Anyone. Active products of this category and all below it; takes every product filter.",
+        ),
+    }
+    error_statuses = {
+        "create": [409],
+        "update": [409, 412, 422],
+        "partial_update": [409, 412, 422],
+        "destroy": [409],
+        "products": [422],
+    }
 
     def get_queryset(self):
         return Category.objects.order_by("name", "id")
@@ -360,6 +404,48 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
 
     read_serializer_class = ProductSerializer
     resource_name = "Product"
+    operation_docs = {
+        "list": (
+            "List products",
+            "Anyone. Active products of active sellers, newest first; takes every filter below. "
+            "`min_price` above `max_price` is 422.",
+        ),
+        "create": (
+            "Create a product",
+            "Sellers and admins. The caller becomes the seller; only admins may set is_featured. "
+            "Same seller and name, or a taken SKU: 409.",
+        ),
+        "retrieve": (
+            "Get a product",
+            "Anyone. An inactive product is 404 except to its seller and admins. Sends an ETag; If-None-Match → 304.",
+        ),
+        "update": (
+            "Replace a product",
+            "Its seller or an admin (anyone else 403). If-Match with a stale ETag is 412.",
+        ),
+        "partial_update": (
+            "Update a product",
+            "As PUT, but only the fields sent. May send `stock_delta` instead of `stock`: applied atomically, "
+            "and 422 when the stock would go below zero.",
+        ),
+        "destroy": ("Delete a product", "Its seller or an admin. Its image files are deleted too."),
+        "search": (
+            "Search products",
+            "Anyone. `q` (or `search`) is required. Ranked by relevance (a name match before a description "
+            "match, typos tolerated on PostgreSQL) unless `ordering` is given; takes every product filter.",
+        ),
+        "featured": ("Featured products", "Anyone. Takes every product filter."),
+        "delete_image": ("Delete a product image", "Its seller or an admin. The image files are deleted too."),
+    }
+    error_statuses = {
+        "list": [422],
+        "search": [422],
+        "featured": [422],
+        "create": [409],
+        "update": [409, 412, 422],
+        "partial_update": [409, 412, 422],
+        "images": [400, 413, 415, 422],
+    }
 
     def get_queryset(self):
         products = Product.objects.for_listing()

@@ -267,8 +267,14 @@ CORS_URLS_REGEX = r"^/api/.*$"
 
 SWAGGER_SETTINGS = {
     "SECURITY_DEFINITIONS": {
-        "Bearer": {"type": "apiKey", "name": "Authorization", "in": "header"},
+        "Bearer": {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "description": "Type `Bearer <access token>` (from auth/login/ or auth/register/).",
+        },
     },
+    "DEFAULT_AUTO_SCHEMA_CLASS": "app.schema.EnvelopeAutoSchema",
     "USE_SESSION_AUTH": False,
     "VALIDATOR_URL": None,
     "USE_COMPAT_RENDERERS": False,

@@ -70,7 +70,7 @@ def main() -> int:
     try:
         _wait_until_up(f"{url}/api/v1/health/", server)
         env["API_URL"] = url
-        print(f"live server on {url} (data in {workdir})", flush=True)
+        print(f"live server on {url} (data in {workdir})", flush=True)  # noqa: T201
         return subprocess.run(command, env=env, cwd=ROOT).returncode
     finally:
         server.terminate()
@@ -83,7 +83,7 @@ def _wait_until_up(health_url: str, server: subprocess.Popen) -> None:
         if server.poll() is not None:
             raise SystemExit("gunicorn exited during start-up")
         try:
-            with urllib.request.urlopen(health_url, timeout=2) as response:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(health_url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
