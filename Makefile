@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-postgres lint fmt check migrate seed superuser clean
+.PHONY: help run test test-postgres lint fmt check migrate seed superuser clean contract-test browser-test
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -27,6 +27,10 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
+
+$(VENV)/.checks: requirements.txt requirements-dev.txt requirements-checks.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-checks.txt
+	@touch $@ $(VENV)/.dev $(VENV)/.runtime
 
 .env:
 	cp .env.example .env
@@ -47,6 +51,12 @@ test: $(VENV)/.dev ## Run the whole test suite on SQLite
 
 test-postgres: $(VENV)/.dev ## Run the whole test suite on PostgreSQL (PG_URL=postgres://...)
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
+
+contract-test: $(VENV)/.checks ## schemathesis: the live API against its own schema (seller, admin, anonymous)
+	$(BIN)/python scripts/live_server.py --port 8766 -- bash scripts/contract_test.sh
+
+browser-test: $(VENV)/.checks ## Swagger UI, ReDoc and CORS in Debian's Chromium (installs it if missing)
+	bash scripts/browser_test.sh
 
 lint: $(VENV)/.dev ## Check style with ruff
 	$(BIN)/ruff check .

@@ -185,7 +185,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by `collectstatic` for producti
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the apps' folders when `collectstatic` has not run (development, tests).
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not STATIC_ROOT.exists())
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)  # WhiteNoise, before collectstatic
 
 MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", "media"))

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,10 @@ def main() -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give a command to run after --")
+
+    with socket.socket() as probe:  # another server on the port would answer our health check
+        if probe.connect_ex(("127.0.0.1", args.port)) == 0:
+            parser.error(f"port {args.port} is already in use")
 
     workdir = Path(tempfile.mkdtemp(prefix="catalog-live-"))
     env = {
