@@ -10,7 +10,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-postgres lint fmt check migrate seed superuser clean contract-test browser-test
+.PHONY: help run test test-postgres lint fmt check migrate seed superuser clean contract-test browser-test \
+	worker worker-test
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -51,6 +52,13 @@ test: $(VENV)/.dev ## Run the whole test suite on SQLite
 
 test-postgres: $(VENV)/.dev ## Run the whole test suite on PostgreSQL (PG_URL=postgres://...)
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
+
+worker: $(VENV)/.runtime .env ## Run a Celery worker with beat (needs CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/1)
+	$(BIN)/celery -A ecommerce_backend worker --beat --loglevel INFO
+
+worker-test: $(VENV)/.dev ## A real worker on Redis (BROKER_URL, default redis://127.0.0.1:6379/15) makes thumbnails
+	$(BIN)/python scripts/live_server.py --port 8767 --worker $(or $(BROKER_URL),redis://127.0.0.1:6379/15) -- \
+		$(BIN)/pytest -c worker_tests/pytest.ini --rootdir worker_tests worker_tests -q
 
 contract-test: $(VENV)/.checks ## schemathesis: the live API against its own schema (seller, admin, anonymous)
 	$(BIN)/python scripts/live_server.py --port 8766 -- bash scripts/contract_test.sh

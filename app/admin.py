@@ -53,8 +53,8 @@ class CategoryAdmin(admin.ModelAdmin):
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
     extra = 0
-    fields = ("image", "thumbnail", "alt_text", "position")
-    readonly_fields = ("thumbnail",)
+    fields = ("image", "thumbnail", "medium", "thumbnail_status", "alt_text", "position")
+    readonly_fields = ("thumbnail", "medium", "thumbnail_status")
 
 
 @admin.register(Product)
@@ -84,7 +84,9 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(ProductImage)
 class ProductImageAdmin(admin.ModelAdmin):
-    list_display = ("product", "alt_text", "position", "created_at")
+    list_display = ("product", "alt_text", "position", "thumbnail_status", "created_at")
+    list_filter = ("thumbnail_status",)
+    readonly_fields = ("thumbnail", "medium", "thumbnail_status")
     list_select_related = ("product",)
     search_fields = ("product__name", "alt_text")
     autocomplete_fields = ("product",)

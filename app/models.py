@@ -338,16 +338,27 @@ def product_image_path(instance, filename):
 
 
 def product_thumbnail_path(instance, filename):
-    return f"products/{instance.product_id}/thumbs/{uuid.uuid4().hex}.webp"
+    """Renditions are named after their image (`<image id>-320.webp`), so remaking one replaces it."""
+    return f"products/{instance.product_id}/thumbs/{Path(filename).name}"
 
 
 class ProductImage(models.Model):
-    """One picture of a product; `thumbnail` is filled in by a background task."""
+    """One picture of a product. Its WebP renditions (`thumbnail` 320 px, `medium` 800 px on the
+    long side) are made by a background task after the upload commits; until then they are empty."""
+
+    class ThumbnailStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed (source missing or unreadable)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     image = models.ImageField(upload_to=product_image_path, max_length=255)
     thumbnail = models.ImageField(upload_to=product_thumbnail_path, max_length=255, blank=True)
+    medium = models.ImageField(upload_to=product_thumbnail_path, max_length=255, blank=True)
+    thumbnail_status = models.CharField(
+        max_length=8, choices=ThumbnailStatus.choices, default=ThumbnailStatus.PENDING, db_index=True
+    )
     alt_text = models.CharField(max_length=255, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

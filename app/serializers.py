@@ -208,12 +208,15 @@ class SellerSerializer(serializers.ModelSerializer):
 
 
 class ProductImageSerializer(serializers.ModelSerializer):
+    """An image: the stored upload and its WebP renditions (null until the worker has made them)."""
+
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+    medium_url = serializers.SerializerMethodField()
 
     class Meta:
         model = ProductImage
-        fields = ["id", "url", "thumbnail_url", "alt_text", "position"]
+        fields = ["id", "url", "thumbnail_url", "medium_url", "alt_text", "position"]
         read_only_fields = fields
 
     def _absolute(self, file) -> str | None:
@@ -226,9 +229,13 @@ class ProductImageSerializer(serializers.ModelSerializer):
     def get_url(self, image):
         return self._absolute(image.image)
 
-    @swagger_serializer_method(serializers.URLField(allow_null=True, help_text="null until the thumbnail is made"))
+    @swagger_serializer_method(serializers.URLField(allow_null=True, help_text="320 px WebP; null until made"))
     def get_thumbnail_url(self, image):
         return self._absolute(image.thumbnail)
+
+    @swagger_serializer_method(serializers.URLField(allow_null=True, help_text="800 px WebP; null until made"))
+    def get_medium_url(self, image):
+        return self._absolute(image.medium)
 
 
 class ProductSerializer(serializers.ModelSerializer):

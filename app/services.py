@@ -1,5 +1,6 @@
 """Operations that touch several rows or outside systems; views call these, never the reverse."""
 
+import io
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -313,6 +314,7 @@ def product_images_add(*, product: Product, files: list, alt_text: str = "") -> 
 
     Files are re-encoded (metadata such as GPS is dropped) and stored under generated names.
     The product row is locked so concurrent uploads cannot exceed the per-product limit.
+    Renditions are queued for the background worker once the upload commits.
     """
     max_bytes = settings.MAX_UPLOAD_MB * 1024 * 1024
     cleaned = [
@@ -335,17 +337,99 @@ def product_images_add(*, product: Product, files: list, alt_text: str = "") -> 
                 image = ProductImage(product=locked, alt_text=alt_text, position=position + offset)
                 image.image.save(clean.content.name, clean.content, save=False)
                 written.append(image.image.name)
-                # Inline until thumbnails move to a background worker.
-                image.thumbnail.save("thumb.webp", images.make_thumbnail(clean.content), save=False)
-                written.append(image.thumbnail.name)
                 image.save()
                 created.append(image)
             product_touch(product=locked)
+            thumbnails_enqueue(image_ids=[image.pk for image in created])
     except BaseException:
         for name in written:  # nothing half-written: no file without its row
             default_storage.delete(name)
         raise
     return created
+
+
+# ---------------------------------------------------------------------------
+# Image renditions (run by the background task in app/tasks.py)
+# ---------------------------------------------------------------------------
+
+RENDITIONS = {"thumbnail": 320, "medium": 800}
+
+
+class ThumbnailSourceError(Exception):
+    """The source image is gone or unreadable: retrying cannot help."""
+
+
+def thumbnails_enqueue(*, image_ids: list) -> None:
+    """Queue the renditions once the surrounding transaction commits (nothing for a rolled-back upload)."""
+    transaction.on_commit(lambda: _publish_thumbnail_tasks(image_ids))
+
+
+def _publish_thumbnail_tasks(image_ids: list) -> None:
+    from app.tasks import make_thumbnails  # tasks import services
+
+    for image_id in image_ids:
+        try:
+            make_thumbnails.delay(str(image_id))
+        except Exception:
+            # Broker down: the upload stands; `regenerate_thumbnails` (also run by beat) catches up.
+            logger.warning("Could not queue thumbnails for image %s", image_id, exc_info=True)
+
+
+def image_renditions_make(*, image_id) -> bool:
+    """Make the image's WebP renditions and record them. Idempotent: each rendition has a fixed
+    name, replaced when made again. False when the image no longer exists (deleted while queued).
+    Raises ThumbnailSourceError for a missing or corrupt source (after marking the image failed),
+    and lets database and storage errors through so the task retries them."""
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            # The row lock makes a concurrent delete wait until the renditions are recorded, so the
+            # delete's own clean-up (signals.py) removes them: no orphan files either way.
+            image = ProductImage.objects.select_for_update().filter(pk=image_id).first()
+            if image is None:
+                logger.info("Image %s was deleted before its thumbnails were made", image_id)
+                return False
+            source = _read_source(image)
+            for field, long_side in RENDITIONS.items():
+                content = _render(image, source, long_side)
+                name = f"{image.pk}-{long_side}.webp"
+                target = getattr(image, field)
+                target.storage.delete(target.field.generate_filename(image, name))
+                target.save(name, content, save=False)
+                written.append(target.name)
+            image.thumbnail_status = ProductImage.ThumbnailStatus.READY
+            image.save(update_fields=[*RENDITIONS, "thumbnail_status"])
+    except ThumbnailSourceError:
+        ProductImage.objects.filter(pk=image_id).update(thumbnail_status=ProductImage.ThumbnailStatus.FAILED)
+        raise
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+    return True
+
+
+def _read_source(image: ProductImage) -> bytes:
+    """The stored upload's bytes. A missing file is final; other storage errors are retried."""
+    try:
+        with image.image.open("rb") as source:
+            return source.read()
+    except FileNotFoundError as exc:
+        raise ThumbnailSourceError(f"source file {image.image.name!r} is missing") from exc
+
+
+def _render(image: ProductImage, source: bytes, long_side: int):
+    try:
+        return images.make_thumbnail(io.BytesIO(source), long_side=long_side)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # what Pillow raises for bad bytes
+        raise ThumbnailSourceError(f"source file {image.image.name!r} is unreadable: {exc}") from exc
+
+
+def images_missing_thumbnails(*, include_failed: bool = False):
+    statuses = [ProductImage.ThumbnailStatus.PENDING]
+    if include_failed:
+        statuses.append(ProductImage.ThumbnailStatus.FAILED)
+    return ProductImage.objects.filter(thumbnail_status__in=statuses).order_by("created_at")
 
 
 def product_image_delete(*, image: ProductImage) -> None:

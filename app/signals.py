@@ -10,7 +10,7 @@ from app.models import ProductImage
 
 @receiver(post_delete, sender=ProductImage)
 def delete_image_files(sender, instance, **kwargs):
-    files = [f for f in (instance.image, instance.thumbnail) if f]
+    files = [f for f in (instance.image, instance.thumbnail, instance.medium) if f]
     storage_names = [(f.storage, f.name) for f in files]
 
     def delete():

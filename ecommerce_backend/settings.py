@@ -281,6 +281,31 @@ SWAGGER_SETTINGS = {
 }
 
 # ---------------------------------------------------------------------------
+# Background work (Celery)
+# ---------------------------------------------------------------------------
+
+# Unset: no broker, tasks run inline in the process that queues them.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it has run, so a worker that dies mid-task leaves it to another.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Queuing must never hang a request while the broker is down (celery#6046): fail fast, once.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 0}
+CELERY_BEAT_SCHEDULE = {
+    "regenerate-missing-thumbnails": {
+        "task": "app.tasks.regenerate_missing_thumbnails",
+        "schedule": 600.0,
+    },
+}
+
+# ---------------------------------------------------------------------------
 # Security (the `check --deploy` set is on whenever DEBUG is off)
 # ---------------------------------------------------------------------------
 

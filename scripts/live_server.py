@@ -4,10 +4,11 @@
     .venv/bin/python scripts/live_server.py [--port 8765] -- COMMAND [ARGS...]
 
 Starts gunicorn on 127.0.0.1:PORT with production-like settings (DEBUG off) on a throwaway
-SQLite database and media folder, seeds demo data, makes an admin, and runs COMMAND with
+SQLite database and media folder (and, with `--worker BROKER_URL`, a Celery worker on that
+broker), seeds demo data, makes an admin, and runs COMMAND with
 API_URL, SELLER_TOKEN, ADMIN_TOKEN, CUSTOMER_TOKEN and PRODUCT_ID in its environment. Stops the
-server afterwards and exits with COMMAND's status. Used by `make contract-test` and
-`make browser-test`.
+server afterwards and exits with COMMAND's status. Used by `make contract-test`,
+`make browser-test` and `make worker-test`.
 """
 
 import argparse
@@ -29,6 +30,9 @@ PYTHON = sys.executable
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--worker", metavar="BROKER_URL", help="also start a Celery worker; uploads queue their thumbnails there"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -50,7 +54,7 @@ def main() -> int:
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "MEDIA_ROOT": str(workdir / "media"),
         "REDIS_URL": os.environ.get("LIVE_REDIS_URL", ""),
-        "CELERY_BROKER_URL": "",
+        "CELERY_BROKER_URL": args.worker or "",
         "WHITENOISE_USE_FINDERS": "true",
         # The checks below send thousands of requests from one address on purpose.
         "THROTTLE_ANON": "1000000/hour",
@@ -72,14 +76,22 @@ def main() -> int:
          "--workers", "2", "--timeout", "60", "--log-level", "warning"],
         env=env, cwd=ROOT,
     )  # fmt: skip
+    worker = None
+    if args.worker:
+        worker = subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "ecommerce_backend", "worker", "--pool", "solo", "--loglevel", "WARNING"],
+            env=env, cwd=ROOT,
+        )  # fmt: skip
     try:
         _wait_until_up(f"{url}/api/v1/health/", server)
         env["API_URL"] = url
         print(f"live server on {url} (data in {workdir})", flush=True)  # noqa: T201
         return subprocess.run(command, env=env, cwd=ROOT).returncode
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (server, worker):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def _wait_until_up(health_url: str, server: subprocess.Popen) -> None:

@@ -15,7 +15,7 @@ from app.tests.helpers import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 
-IMAGE_FIELDS = {"id", "url", "thumbnail_url", "alt_text", "position"}
+IMAGE_FIELDS = {"id", "url", "thumbnail_url", "medium_url", "alt_text", "position"}
 
 
 def image_bytes(fmt="JPEG", size=(640, 480), color=(200, 30, 30), exif=None) -> bytes:
@@ -55,9 +55,10 @@ def test_upload_one_image_under_image(seller_client, product):
     assert data["url"].startswith(f"http://testserver/media/products/{product.pk}/")
     assert data["url"].endswith(".jpg")
     assert "photo" not in data["url"]
-    assert data["thumbnail_url"].endswith(".webp")
+    assert data["thumbnail_url"] is None  # made by the worker once the upload has committed
+    assert data["medium_url"] is None
     assert ProductImage.objects.filter(product=product).count() == 1
-    assert len(stored_files(product)) == 2  # the image and its thumbnail
+    assert len(stored_files(product)) == 1
 
 
 def test_upload_several_images_under_images_in_order(seller_client, product):
@@ -84,15 +85,20 @@ def test_uploaded_image_is_served_inert(seller_client, anon_client, product):
     assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
 
 
-def test_thumbnail_is_a_small_webp(seller_client, product):
-    seller_client.post(
-        images_url(product), {"image": upload(content=image_bytes(size=(1600, 800)))}, format="multipart"
-    )
+def test_renditions_are_made_after_the_upload_commits(seller_client, product, django_capture_on_commit_callbacks):
+    big = upload(content=image_bytes(size=(1600, 800)))
+    with django_capture_on_commit_callbacks(execute=True):  # no broker in tests: the task runs inline
+        seller_client.post(images_url(product), {"image": big}, format="multipart")
 
-    thumb = ProductImage.objects.get(product=product).thumbnail
-    with Image.open(thumb.path) as image:
-        assert image.format == "WEBP"
-        assert image.size == (320, 160)
+    image = ProductImage.objects.get(product=product)
+    assert image.thumbnail_status == "ready"
+    for field, size in (("thumbnail", (320, 160)), ("medium", (800, 400))):
+        with Image.open(getattr(image, field).path) as rendition:
+            assert rendition.format == "WEBP"
+            assert rendition.size == size
+    data = seller_client.get(reverse("api:product-detail", args=[product.pk])).json()["data"]["images"][0]
+    assert data["thumbnail_url"].endswith(f"/thumbs/{image.pk}-320.webp")
+    assert data["medium_url"].endswith(f"/thumbs/{image.pk}-800.webp")
 
 
 def test_gps_metadata_is_stripped(seller_client, product):
@@ -115,7 +121,7 @@ def test_client_file_names_never_reach_the_disk(seller_client, product, name):
     response = seller_client.post(images_url(product), {"image": upload(name=name)}, format="multipart")
 
     assert response.status_code == 201
-    [path, _thumb] = sorted(stored_files(product), key=lambda p: "thumbs" in str(p))
+    [path] = stored_files(product)
     assert path.parent == Path(settings.MEDIA_ROOT) / "products" / str(product.pk)
     assert len(path.stem) == 32
     assert path.suffix == ".jpg"
@@ -192,7 +198,7 @@ def test_more_images_than_a_product_may_hold_is_422(seller_client, product, sett
 
     assert "images" in assert_error(response, 422, "UNPROCESSABLE_ENTITY")["error"]["details"]
     assert ProductImage.objects.filter(product=product).count() == 2
-    assert len(stored_files(product)) == 4
+    assert len(stored_files(product)) == 2
 
 
 def test_too_many_files_in_one_request_is_400_in_the_envelope(seller_client, product):
@@ -301,8 +307,9 @@ def test_other_seller_cannot_delete_an_image(seller_client, product):
 
 
 def test_deleting_a_product_removes_its_image_files(seller_client, product, django_capture_on_commit_callbacks):
-    seller_client.post(images_url(product), {"images": [upload(), upload()]}, format="multipart")
-    assert len(stored_files(product)) == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        seller_client.post(images_url(product), {"images": [upload(), upload()]}, format="multipart")
+    assert len(stored_files(product)) == 6  # two uploads, each with two renditions
 
     with django_capture_on_commit_callbacks(execute=True):
         response = seller_client.delete(reverse("api:product-detail", args=[product.pk]))
