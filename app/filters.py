@@ -63,7 +63,7 @@ class ProductFilter(django_filters.FilterSet):
     """Every product list's filters (contract section 4), combinable."""
 
     category = django_filters.CharFilter(
-        method="filter_category", max_length=120, label="Category slug or UUID; includes its descendants"
+        method="filter_category", max_length=100, label="Category slug or UUID; includes its descendants"
     )
     min_price = django_filters.NumberFilter(
         field_name="price", lookup_expr="gte", min_value=0, max_digits=12, decimal_places=2, label="Minimum price"
@@ -119,7 +119,10 @@ class ProductSearchFilter(ProductFilter):
     """`products/search/`: the product filters plus `q` (required, or `search`), ranked by relevance
     unless `ordering` is given."""
 
-    q = django_filters.CharFilter(method="filter_search", max_length=200, label="Words to search for (required)")
+    q = django_filters.CharFilter(
+        method="filter_search", max_length=200, label="Words to search for (required; `search` is an alias)"
+    )
+    required_params = ("q",)
 
     def filter_search(self, queryset, name, value):
         return queryset  # applied once, ranked, in filter_queryset

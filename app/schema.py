@@ -145,9 +145,10 @@ class FilterSetInspector(FilterInspector):
         filterset_class = getattr(self.view, "filterset_class", None)
         if filterset_class is None:
             return []
-        return [self._parameter(name, f) for name, f in filterset_class.base_filters.items()]
+        required = getattr(filterset_class, "required_params", ())
+        return [self._parameter(name, f, name in required) for name, f in filterset_class.base_filters.items()]
 
-    def _parameter(self, name, filter_) -> openapi.Parameter:
+    def _parameter(self, name, filter_, required: bool) -> openapi.Parameter:
         extra = {}
         if isinstance(filter_, django_filters.OrderingFilter):
             choices = [value for value, _ in filter_.field.choices if value]
@@ -160,7 +161,7 @@ class FilterSetInspector(FilterInspector):
             extra = {"type": openapi.TYPE_STRING, "max_length": filter_.extra.get("max_length")}
         extra = {key: value for key, value in extra.items() if value is not None}
         return openapi.Parameter(
-            name=name, in_=openapi.IN_QUERY, required=False, description=str(filter_.label or ""), **extra
+            name=name, in_=openapi.IN_QUERY, required=required, description=str(filter_.label or ""), **extra
         )
 
 
@@ -174,6 +175,19 @@ class EnvelopeAutoSchema(SwaggerAutoSchema):
     @property
     def action(self) -> str | None:
         return getattr(self.view, "action", None)
+
+    def _lists(self) -> bool:
+        """Custom actions that answer with a filtered, paginated list (e.g. a category's products)."""
+        return self.action in getattr(self.view, "paginated_actions", ())
+
+    def has_list_response(self):
+        return self._lists() or super().has_list_response()
+
+    def should_page(self):
+        return self._lists() or super().should_page()
+
+    def should_filter(self):
+        return self._lists() or super().should_filter()
 
     def get_summary_and_description(self):
         docs = getattr(self.view, "operation_docs", {}).get(self.action)

@@ -144,7 +144,7 @@ class PasswordChangeSerializer(serializers.Serializer):
 
 
 class CategoryRefField(serializers.RelatedField):
-    """A category written by its UUID or its slug, read as `{id, name, slug}`."""
+    """A category written by its UUID or its slug."""
 
     default_error_messages = {"does_not_exist": "No category with this id or slug.", "invalid": "Invalid value."}
 
@@ -200,6 +200,15 @@ class CategoryWriteSerializer(serializers.ModelSerializer):
 # ---------------------------------------------------------------------------
 
 
+class CategoryBriefSerializer(serializers.ModelSerializer):
+    """A product's category on read: `{id, name, slug}`."""
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug"]
+        read_only_fields = fields
+
+
 class SellerSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
@@ -243,7 +252,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
     price = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=True, read_only=True)
     in_stock = serializers.BooleanField(read_only=True)
-    category = CategoryRefField(read_only=True)
+    category = CategoryBriefSerializer(read_only=True)
     seller = SellerSerializer(read_only=True)
     images = ProductImageSerializer(many=True, read_only=True)
 

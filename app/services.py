@@ -100,8 +100,17 @@ def user_login(*, request, email: str, password: str) -> User:
     return user
 
 
-def user_update(*, user: User, data: dict) -> User:
-    """Apply validated profile or admin changes; a duplicate email or username is a 409."""
+def user_update(*, user: User, data: dict, actor: User | None = None) -> User:
+    """Apply validated profile or admin changes; a duplicate email or username is a 409.
+
+    An admin cannot lock themself out (deactivate or demote their own account): 422.
+    """
+    locks_out = data.get("is_active") is False or data.get("role", User.Role.ADMIN) != User.Role.ADMIN
+    if actor is not None and actor.pk == user.pk and actor.is_admin and locks_out:
+        raise UnprocessableError(
+            "Administrators cannot deactivate or demote their own account",
+            details={"role": ["Ask another administrator; this keeps at least one admin able to sign in."]},
+        )
     if "email" in data:
         data["email"] = User.objects.normalize_email(data["email"])
     for field, value in data.items():

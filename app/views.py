@@ -250,7 +250,7 @@ class UserViewSet(
             "products leave public listings. An admin cannot deactivate themself (422).",
         ),
     }
-    error_statuses = {"update": [409], "partial_update": [409], "destroy": [422]}
+    error_statuses = {"update": [409, 422], "partial_update": [409, 422], "destroy": [422]}
 
     def get_permissions(self):
         if self.action in ("list", "destroy"):
@@ -263,7 +263,7 @@ class UserViewSet(
         return ProfileSerializer if self.action in ("update", "partial_update") else UserSerializer
 
     def perform_update(self, serializer):
-        services.user_update(user=serializer.instance, data=dict(serializer.validated_data))
+        services.user_update(user=serializer.instance, data=dict(serializer.validated_data), actor=self.request.user)
 
     def update(self, request, *args, **kwargs):
         super().update(request, *args, **kwargs)
@@ -320,6 +320,7 @@ class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
     lookup_value_regex = "[^/]+"
     read_serializer_class = CategorySerializer
     resource_name = "Category"
+    paginated_actions = ("products",)
     operation_docs = {
         "list": ("List categories", "Anyone. Ordered by name; `?parent=` (id or slug) and `?search=` (name)."),
         "create": ("Create a category", "Sellers and admins. The slug is made from the name; a taken name is 409."),

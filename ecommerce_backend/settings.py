@@ -130,6 +130,16 @@ DATABASES = {
     )
 }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (gunicorn workers, a Celery worker) share the file: take the write lock
+    # at BEGIN and wait for it, rather than failing at once with "database is locked"; WAL lets
+    # readers go on while one process writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {

@@ -56,6 +56,7 @@ def main() -> int:
         "REDIS_URL": os.environ.get("LIVE_REDIS_URL", ""),
         "CELERY_BROKER_URL": args.worker or "",
         "WHITENOISE_USE_FINDERS": "true",
+        "GUNICORN_ACCESS_LOG": "",
         # The checks below send thousands of requests from one address on purpose.
         "THROTTLE_ANON": "1000000/hour",
         "THROTTLE_USER": "1000000/hour",
@@ -72,8 +73,8 @@ def main() -> int:
 
     url = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "ecommerce_backend.wsgi", "--bind", f"127.0.0.1:{args.port}",
-         "--workers", "2", "--timeout", "60", "--log-level", "warning"],
+        [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "ecommerce_backend.wsgi",
+         "--bind", f"127.0.0.1:{args.port}", "--workers", "2", "--log-level", "warning"],
         env=env, cwd=ROOT,
     )  # fmt: skip
     worker = None

@@ -233,3 +233,21 @@ def test_user_responses_are_not_cacheable(customer_client, customer):
     response = customer_client.get(detail(customer))
 
     assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, {"role": "customer"}, {"role": "seller"}])
+def test_admin_cannot_lock_themself_out_through_an_update(admin_client_api, admin_user, change):
+    response = admin_client_api.patch(detail(admin_user), change, format="json")
+
+    assert_error(response, 422, "UNPROCESSABLE_ENTITY")
+    admin_user.refresh_from_db()
+    assert (admin_user.is_active, admin_user.role) == (True, "admin")
+    assert admin_client_api.get(reverse("api:profile")).status_code == 200
+
+
+def test_admin_may_still_edit_their_own_names(admin_client_api, admin_user):
+    response = admin_client_api.patch(detail(admin_user), {"first_name": "Root", "role": "admin"}, format="json")
+
+    assert response.status_code == 200
+    admin_user.refresh_from_db()
+    assert admin_user.first_name == "Root"
