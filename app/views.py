@@ -174,7 +174,12 @@ class ProfileView(PrivateMixin, APIView):
     success_message = {"PUT": "Profile updated", "PATCH": "Profile updated"}
     error_statuses = {"put": [409], "patch": [409]}
 
-    @swagger_auto_schema(operation_summary="My profile", responses={200: UserSerializer}, tags=["auth"])
+    @swagger_auto_schema(
+        operation_summary="My profile",
+        operation_description="Authenticated. The caller's own user.",
+        responses={200: UserSerializer},
+        tags=["auth"],
+    )
     def get(self, request):
         return Response(UserSerializer(request.user).data)
 
@@ -190,6 +195,7 @@ class ProfileView(PrivateMixin, APIView):
 
     @swagger_auto_schema(
         operation_summary="Update my profile",
+        operation_description="Authenticated. As PUT, but only the fields sent. 409 on duplicates.",
         request_body=ProfileSerializer,
         responses={200: UserSerializer},
         tags=["auth"],

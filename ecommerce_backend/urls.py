@@ -14,8 +14,19 @@ schema_view = get_schema_view(
     openapi.Info(
         title="Catalog API",
         default_version="v1",
-        description="The e-commerce catalog: users, categories, products, images. "
-        "Every response is enveloped; see the README.",
+        description=(
+            "The e-commerce catalog: users with roles, a category tree, products with images.\n\n"
+            "**Authentication**: `Authorization: Bearer <access token>` from `auth/login/` or "
+            "`auth/register/` (Authorize button: type `Bearer ` and the token). Access tokens live "
+            "15 minutes; refresh them at `auth/refresh/`.\n\n"
+            "**Envelope**: a single object arrives as `{success: true, data, message}`, a list as "
+            "`{success: true, count, next, previous, results}` (`page`, `page_size` ≤ 100), an error "
+            "as `{success: false, error: {code, message, details}}`.\n\n"
+            "**Bodies**: JSON as documented; `application/x-www-form-urlencoded` and "
+            "`multipart/form-data` with the same fields are accepted too (images: multipart only).\n\n"
+            "**Conditional requests**: product and category reads send an `ETag`; `If-None-Match` → "
+            "304, and `If-Match` on PUT/PATCH → 412 when the object changed since."
+        ),
     ),
     public=True,
     permission_classes=[AllowAny],
