@@ -20,6 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from app import images
 from app.authentication import revoked_cache_key
+from app.caching import catalog_changed
 from app.models import Category, Product, ProductImage, RevokedAccessToken, User, unique_slug
 from app.utils import ApplicationError, ConflictError, UnprocessableError
 
@@ -308,6 +309,7 @@ def _apply_stock_delta(product: Product, delta: int) -> None:
     changed = Product.objects.filter(pk=product.pk, stock__gte=-delta).update(
         stock=F("stock") + delta, updated_at=timezone.now()
     )
+    catalog_changed()  # update() sends no signal
     if not changed:
         raise UnprocessableError("Not enough stock", details={"stock_delta": ["The stock would go below zero."]})
     product.refresh_from_db(fields=["stock", "updated_at"])
@@ -316,6 +318,7 @@ def _apply_stock_delta(product: Product, delta: int) -> None:
 def product_touch(*, product: Product) -> None:
     """Mark the product changed (its images changed), so its ETag changes too."""
     Product.objects.filter(pk=product.pk).update(updated_at=timezone.now())
+    catalog_changed()
 
 
 def product_images_add(*, product: Product, files: list, alt_text: str = "") -> list[ProductImage]:

@@ -18,9 +18,11 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
+from django.utils.functional import cached_property
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -248,9 +250,20 @@ class SafeJSONParser(JSONParser):
             raise exceptions.ParseError("JSON parse error - document nested too deeply") from None
 
 
+class CachedCountPaginator(DjangoPaginator):
+    """Django's paginator, with the exact count remembered per filter combination and catalog version."""
+
+    @cached_property
+    def count(self):
+        from app.caching import cached_count  # caching imports the models; utils must not
+
+        return cached_count(self.object_list)
+
+
 class EnvelopePagination(PageNumberPagination):
     """`page` and `page_size` (default 20, capped at 100); a page past the end is a 404."""
 
+    django_paginator_class = CachedCountPaginator
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100

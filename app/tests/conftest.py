@@ -59,3 +59,12 @@ def seller_client(seller):
 @pytest.fixture
 def admin_client_api(admin_user):
     return client_for(admin_user)
+
+
+@pytest.fixture
+def uncached_path(settings):
+    """Pin query counts on the path that caches nothing: the database cache turns the count cache
+    and the revocation fast path off (test_caching.py covers them), whatever REDIS_URL says."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}
+    }

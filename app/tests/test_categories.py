@@ -66,7 +66,7 @@ def test_unknown_parent_filter_is_400(anon_client, tree):
     assert "parent" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
 
 
-def test_list_query_count_is_fixed(anon_client, django_assert_num_queries):
+def test_list_query_count_is_fixed(anon_client, django_assert_num_queries, uncached_path):
     for i in range(30):
         make_category(name=f"C{i:02d}")
     # COUNT, page, category tree, product counts
@@ -249,7 +249,7 @@ def test_category_products_bad_filter_is_400(anon_client, tree):
     assert "min_price" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
 
 
-def test_category_products_query_count_is_fixed(anon_client, tree, django_assert_num_queries):
+def test_category_products_query_count_is_fixed(anon_client, tree, django_assert_num_queries, uncached_path):
     seller = make_user(role="seller")
     for i in range(25):
         make_product(category=tree["android"], seller=seller, name=f"P{i}")

@@ -222,7 +222,7 @@ def test_unknown_or_malformed_id_is_404(anon_client, path):
     assert_error(anon_client.get(f"/api/v1/products/{path}/"), 404, "NOT_FOUND")
 
 
-def test_detail_query_count(anon_client, product, django_assert_num_queries):
+def test_detail_query_count(anon_client, product, django_assert_num_queries, uncached_path):
     with django_assert_num_queries(2):  # product with category and seller, its images
         anon_client.get(detail(product))
 
@@ -370,7 +370,7 @@ def test_featured_lists_only_featured(anon_client, category):
 
 
 @pytest.mark.parametrize("url", ["api:product-list", "api:product-featured"])
-def test_list_query_count_is_fixed(anon_client, category, url, django_assert_num_queries):
+def test_list_query_count_is_fixed(anon_client, category, url, django_assert_num_queries, uncached_path):
     seller = make_user(role="seller")
     for i in range(25):
         make_product(category=category, seller=seller, is_featured=True, name=f"P{i}")

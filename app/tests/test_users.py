@@ -63,7 +63,7 @@ def test_list_with_an_unknown_role_is_400(admin_client_api):
     assert "role" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
 
 
-def test_list_query_count_is_fixed(admin_client_api, django_assert_num_queries):
+def test_list_query_count_is_fixed(admin_client_api, django_assert_num_queries, uncached_path):
     for _ in range(5):
         make_user()
     # user lookup with revocation check, COUNT(*), the page
@@ -108,7 +108,7 @@ def test_unknown_or_malformed_id_is_404(admin_client_api, path):
     assert_error(response, 404, "NOT_FOUND")
 
 
-def test_detail_query_count(customer_client, customer, django_assert_num_queries):
+def test_detail_query_count(customer_client, customer, django_assert_num_queries, uncached_path):
     with django_assert_num_queries(2):  # authenticated user, the object
         customer_client.get(detail(customer))
 

@@ -1,0 +1,163 @@
+"""Response and count caching: faster, and never stale — a write is visible on the very next read."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from app.models import Product
+from app.tests.factories import make_category, make_product
+
+pytestmark = pytest.mark.django_db
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "caching-tests"}}
+
+
+@pytest.fixture
+def cached(settings):
+    settings.RESPONSE_CACHE = True
+    settings.CACHES = LOCMEM  # a separate store, as Redis is in production
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def catalog(seller):
+    phones = make_category(name="Phones")
+    product = make_product(seller=seller, category=phones, name="Smartphone Zeta", price="100.00", is_featured=True)
+    return {"category": phones, "product": product}
+
+
+def read_urls(catalog):
+    product, category = catalog["product"], catalog["category"]
+    return {
+        "list": reverse("api:product-list"),
+        "detail": reverse("api:product-detail", args=[product.pk]),
+        "category_products": reverse("api:category-products", args=[category.slug]),
+        "search": reverse("api:product-search") + "?q=smartphone",
+        "featured": reverse("api:product-featured"),
+        "category": reverse("api:category-detail", args=[category.slug]),
+    }
+
+
+@pytest.mark.parametrize("name", ["list", "detail", "category_products", "search", "featured", "category"])
+def test_second_read_is_a_hit_with_the_same_bytes(cached, anon_client, catalog, name):
+    url = read_urls(catalog)[name]
+
+    first = anon_client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        second = anon_client.get(url)
+
+    assert first.status_code == second.status_code == 200
+    assert "X-Cache" not in first
+    assert second["X-Cache"] == "hit"
+    assert second.content == first.content
+    assert second["Content-Type"] == first["Content-Type"]
+    assert len(queries) == 0
+
+
+@pytest.mark.parametrize("name", ["list", "detail", "category_products", "search", "featured"])
+def test_a_write_is_visible_on_the_next_read(
+    cached, anon_client, seller_client, catalog, name, django_capture_on_commit_callbacks
+):
+    url = read_urls(catalog)[name]
+    assert "100.00" in anon_client.get(url).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = seller_client.patch(
+            reverse("api:product-detail", args=[catalog["product"].pk]), {"price": "77.00"}, format="json"
+        )
+    assert response.status_code == 200
+
+    after = anon_client.get(url)
+    assert "X-Cache" not in after
+    assert "77.00" in after.content.decode()
+    assert "100.00" not in after.content.decode()
+
+
+def test_stock_delta_and_deactivation_are_visible_too(
+    cached, anon_client, seller_client, seller, admin_client_api, catalog, django_capture_on_commit_callbacks
+):
+    product_url = reverse("api:product-detail", args=[catalog["product"].pk])
+    anon_client.get(product_url)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        seller_client.patch(product_url, {"stock_delta": 7}, format="json")
+    assert anon_client.get(product_url).json()["data"]["stock"] == 12
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client_api.delete(reverse("api:user-detail", args=[seller.pk]))
+    assert anon_client.get(product_url).status_code == 404
+    assert anon_client.get(reverse("api:product-list")).json()["count"] == 0
+
+
+def test_cached_and_uncached_responses_are_byte_identical(settings, cached, anon_client, catalog):
+    url = read_urls(catalog)["list"] + "?ordering=-price&page_size=5"
+    anon_client.get(url)
+    hit = anon_client.get(url)
+
+    settings.RESPONSE_CACHE = False
+    fresh = anon_client.get(url)
+
+    assert hit["X-Cache"] == "hit"
+    assert hit.content == fresh.content
+
+
+def test_authenticated_reads_are_never_served_from_the_cache(cached, anon_client, seller_client, catalog):
+    hidden = make_product(seller=catalog["product"].seller, category=catalog["category"], is_active=False)
+    url = reverse("api:product-detail", args=[hidden.pk])
+
+    assert anon_client.get(url).status_code == 404
+    assert anon_client.get(url).status_code == 404
+    own = seller_client.get(url)
+
+    assert own.status_code == 200
+    assert "X-Cache" not in own
+
+
+def test_if_none_match_on_a_hit_is_a_304(cached, anon_client, catalog):
+    url = read_urls(catalog)["detail"]
+    etag = anon_client.get(url)["ETag"]
+
+    response = anon_client.get(url, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 304
+    assert response["ETag"] == etag
+
+
+def test_query_strings_and_accept_are_part_of_the_key(cached, anon_client, catalog):
+    make_product(category=catalog["category"], price="5.00")
+    url = reverse("api:product-list")
+
+    cheap = anon_client.get(url, {"max_price": "10"}).json()
+    everything = anon_client.get(url).json()
+
+    assert cheap["count"] == 1
+    assert everything["count"] == 2
+
+
+def test_count_is_cached_per_filter_and_version(
+    cached, anon_client, seller_client, catalog, django_capture_on_commit_callbacks, settings
+):
+    settings.RESPONSE_CACHE = False  # the count cache on its own
+    url = reverse("api:product-list")
+    anon_client.get(url)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = anon_client.get(url, {"page_size": 1}).json()
+    assert body["count"] == 1
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        seller_client.post(url, {"name": "New", "price": "3.00", "category": catalog["category"].slug}, format="json")
+    assert anon_client.get(url).json()["count"] == 2
+    assert Product.objects.count() == 2
+
+
+def test_cache_off_means_no_hits(settings, anon_client, catalog):
+    settings.RESPONSE_CACHE = False
+    url = read_urls(catalog)["list"]
+    anon_client.get(url)
+
+    assert "X-Cache" not in anon_client.get(url)
