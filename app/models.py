@@ -206,6 +206,12 @@ class Category(models.Model):
 # ---------------------------------------------------------------------------
 
 
+PRODUCT_COLUMNS = (
+    "id", "name", "slug", "sku", "description", "price", "stock", "is_featured", "is_active",
+    "category", "seller", "created_at", "updated_at",
+)  # fmt: skip
+
+
 class ProductQuerySet(models.QuerySet):
     def active(self):
         """Products anyone may see: active, and sold by an active seller."""
@@ -220,8 +226,13 @@ class ProductQuerySet(models.QuerySet):
         return self.active()
 
     def for_listing(self):
-        """Eager-loads exactly what the product serializer reads, in a fixed number of queries."""
-        return self.select_related("category", "seller").prefetch_related("images")
+        """Eager-loads exactly what the product serializer reads, in a fixed number of queries
+        (the product row with its category and seller, then the images of the whole page)."""
+        return (
+            self.select_related("category", "seller")
+            .only(*PRODUCT_COLUMNS, "category__name", "category__slug", "seller__username")
+            .prefetch_related("images")
+        )
 
     def featured(self):
         return self.filter(is_featured=True)

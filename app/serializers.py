@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from drf_yasg.utils import swagger_serializer_method
 from rest_framework import serializers
 
@@ -276,6 +277,55 @@ class ProductSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, product):
+        """The hot path of every product list, written out: the same output as the declared fields
+        (which still drive the schema; a test compares the two) without building DRF fields per
+        object — about a third of a list request's time otherwise."""
+        absolute = _absolute_url_builder(self.context.get("request"))
+        category, seller = product.category, product.seller
+        return {
+            "id": str(product.pk),
+            "name": product.name,
+            "slug": product.slug,
+            "sku": product.sku,
+            "description": product.description,
+            "price": f"{product.price:.2f}",
+            "stock": product.stock,
+            "in_stock": product.stock > 0,
+            "is_featured": product.is_featured,
+            "is_active": product.is_active,
+            "category": {"id": str(category.pk), "name": category.name, "slug": category.slug},
+            "seller": {"id": str(seller.pk), "username": seller.username},
+            "images": [
+                {
+                    "id": str(image.pk),
+                    "url": absolute(image.image),
+                    "thumbnail_url": absolute(image.thumbnail),
+                    "medium_url": absolute(image.medium),
+                    "alt_text": image.alt_text,
+                    "position": image.position,
+                }
+                for image in product.images.all()
+            ],
+            "created_at": _iso(product.created_at),
+            "updated_at": _iso(product.updated_at),
+        }
+
+
+def _iso(value) -> str:
+    """A datetime as DRF's DateTimeField writes it (ISO 8601, UTC as "Z")."""
+    text = timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _absolute_url_builder(request):
+    def absolute(file):
+        if not file:
+            return None
+        return request.build_absolute_uri(file.url) if request is not None else file.url
+
+    return absolute
 
 
 class ProductWriteSerializer(serializers.ModelSerializer):

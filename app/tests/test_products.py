@@ -384,3 +384,22 @@ def test_list_query_count_is_fixed(anon_client, category, url, django_assert_num
 @pytest.mark.parametrize(("method", "url"), [("put", "api:product-featured"), ("delete", "api:product-search")])
 def test_list_endpoints_refuse_writes(seller_client, method, url):
     assert_error(getattr(seller_client, method)(reverse(url), {}, format="json"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_fast_representation_matches_the_declared_fields(rf, seller, category):
+    """ProductSerializer writes its output by hand for speed; it must equal what its fields give."""
+    from django.core.files.base import ContentFile
+    from rest_framework import serializers as drf
+
+    from app.models import ProductImage
+    from app.serializers import ProductSerializer
+
+    product = make_product(seller=seller, category=category, sku=None, description="", price=Decimal("5"))
+    other = make_product(seller=seller, category=category, sku="X-1", price=Decimal("1234567.89"))
+    image = ProductImage(product=other, alt_text="front", position=3)
+    image.image.save("a.jpg", ContentFile(b"x"), save=True)
+    request = rf.get("/")
+    for item in Product.objects.for_listing().filter(pk__in=[product.pk, other.pk]):
+        serializer = ProductSerializer(context={"request": request})
+        by_fields = drf.ModelSerializer.to_representation(serializer, item)
+        assert serializer.to_representation(item) == dict(by_fields)
