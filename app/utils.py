@@ -251,13 +251,31 @@ class SafeJSONParser(JSONParser):
 
 
 class CachedCountPaginator(DjangoPaginator):
-    """Django's paginator, with the exact count remembered per filter combination and catalog version."""
+    """Django's paginator, with two shortcuts for big tables:
+
+    - the exact count is remembered per filter combination and catalog version (caching.py);
+    - a deep page (offset ≥ DEEP_OFFSET) first finds its ids with a narrow query the database
+      answers from an index alone, then loads just those rows: OFFSET 50000 no longer reads
+      50,000 full rows.
+    """
+
+    DEEP_OFFSET = 1000
 
     @cached_property
     def count(self):
         from app.caching import cached_count  # caching imports the models; utils must not
 
         return cached_count(self.object_list)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        if bottom < self.DEEP_OFFSET or not hasattr(self.object_list, "values_list"):
+            return super().page(number)
+        top = min(bottom + self.per_page, self.count)
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in self.object_list.order_by().filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
 class EnvelopePagination(PageNumberPagination):

@@ -67,3 +67,16 @@ def test_list_query_count_does_not_grow_with_page_size(
         anon_client.get(reverse("probe:categories"), {"page_size": 1})
     with django_assert_num_queries(2):
         anon_client.get(reverse("probe:categories"), {"page_size": 100})
+
+
+def test_deep_pages_are_the_same_rows_in_the_same_order(anon_client, monkeypatch):
+    from app.utils import CachedCountPaginator
+
+    Category.objects.bulk_create([Category(name=f"Deep {i:04d}", slug=f"deep-{i:04d}") for i in range(60)])
+    shallow = [anon_client.get(reverse("probe:categories"), {"page": p, "page_size": 7}).json() for p in (5, 6)]
+
+    monkeypatch.setattr(CachedCountPaginator, "DEEP_OFFSET", 0)  # every page takes the ids-first path
+    deep = [anon_client.get(reverse("probe:categories"), {"page": p, "page_size": 7}).json() for p in (5, 6)]
+
+    assert deep == shallow
+    assert [c["name"] for c in deep[0]["results"]][:2] == ["Deep 0028", "Deep 0029"]
