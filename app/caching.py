@@ -12,8 +12,10 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import parse_etags
+
+from app.utils import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ class ResponseCacheMiddleware:
             logger.warning("Response cache unavailable", exc_info=True)
             return self.get_response(request)
         if hit is not None:
-            return self._replay(request, hit)
+            return self._throttled(request) or self._replay(request, hit)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.has_header("Set-Cookie"):
             stored = (response.content, {h: response[h] for h in KEPT_HEADERS if response.has_header(h)})
@@ -120,6 +122,18 @@ class ResponseCacheMiddleware:
             if hit is not None:
                 return hit
         return None
+
+    @staticmethod
+    def _throttled(request):
+        """A hit skips the view, not the anonymous rate limit."""
+        from app.throttling import TierRateThrottle
+
+        throttle = TierRateThrottle()
+        if throttle.allow_request(request, None):
+            return None
+        response = JsonResponse(error_body("THROTTLED", "Request was throttled."), status=429)
+        response["Retry-After"] = str(int(throttle.wait()))
+        return response
 
     @staticmethod
     def _replay(request, hit):

@@ -1,12 +1,102 @@
-"""Rate limits. Counters live in the shared cache, keyed as DRF does (NUM_PROXIES decides the IP)."""
+"""Rate limits (contract section 5): fixed windows counted with one atomic increment in the shared
+cache, so every app process enforces one limit and a request costs one cache round trip.
 
-from rest_framework.throttling import SimpleRateThrottle
+Tiers: anonymous callers per client IP (`THROTTLE_ANON`), users per account (`THROTTLE_USER`,
+`THROTTLE_PREMIUM` for premium users), and the credential endpoints per client IP
+(`THROTTLE_AUTH`). The client IP is the socket's address unless NUM_PROXIES trusted proxies
+are configured (DRF's get_ident), so a client-sent X-Forwarded-For changes nothing.
+If the cache is down, limits fail open with a logged warning: the API keeps serving.
+"""
+
+import logging
+import time
+
+from django.core.cache import caches
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class AuthRateThrottle(SimpleRateThrottle):
+def parse_rate(rate: str) -> tuple[int, int]:
+    count, period = rate.split("/")
+    return int(count), PERIODS[period[0]]
+
+
+class WindowRateThrottle(BaseThrottle):
+    """Counts requests per (scope, caller) in fixed windows; subclasses choose scope and caller."""
+
+    def scope_and_ident(self, request) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def allow_request(self, request, view):
+        scope, ident = self.scope_and_ident(request)
+        self.limit, self.period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
+        now = time.time()
+        window = int(now // self.period)
+        self.reset = (window + 1) * self.period
+        count = self._increment(f"ratelimit:{scope}:{ident}:{window}")
+        if count is None:  # cache unreachable (django-redis answers None when it ignores errors)
+            logger.warning("Rate limit not enforced: the cache is unavailable")
+            self.remaining = self.limit
+            return True
+        self.remaining = max(self.limit - count, 0)
+        _record(request, self.limit, self.remaining, self.reset)
+        return count <= self.limit
+
+    def _increment(self, key) -> int | None:
+        cache = caches["ratelimit"]
+        try:
+            try:
+                return cache.incr(key)
+            except ValueError:  # first request of the window
+                if cache.add(key, 1, timeout=self.period + 1):
+                    return 1
+                return cache.incr(key)
+        except Exception:
+            return None
+
+    def wait(self):
+        return max(self.reset - time.time(), 1)
+
+
+class TierRateThrottle(WindowRateThrottle):
+    """The default for every endpoint: anonymous per IP, users and premium users per account."""
+
+    def scope_and_ident(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return ("premium" if user.is_premium else "user"), str(user.pk)
+        return "anon", self.get_ident(request)
+
+
+class AuthRateThrottle(WindowRateThrottle):
     """`THROTTLE_AUTH` per client IP on login, register, refresh and password change (brute force)."""
 
-    scope = "auth"
+    def scope_and_ident(self, request):
+        return "auth", self.get_ident(request)
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+def _record(request, limit, remaining, reset) -> None:
+    """Leave the numbers where RateLimitHeadersMiddleware finds them (DRF wraps Django's request)."""
+    target = getattr(request, "_request", request)
+    target.ratelimit = (limit, remaining, reset)
+
+
+class RateLimitHeadersMiddleware:
+    """`X-RateLimit-Limit` and `X-RateLimit-Remaining` on every rate-limited response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        numbers = getattr(request, "ratelimit", None)
+        if numbers is not None:
+            limit, remaining, reset = numbers
+            response["X-RateLimit-Limit"] = str(limit)
+            response["X-RateLimit-Remaining"] = str(remaining)
+            response["X-RateLimit-Reset"] = str(int(reset))
+        return response

@@ -553,11 +553,11 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
 
 
 class ApiNotFoundView(APIView):
-    """Any URL under /api/ that matches no endpoint: a 404 in the envelope, whatever the method."""
+    """Any URL under /api/ that matches no endpoint: a 404 in the envelope, whatever the method
+    (rate-limited like the rest, so probing for URLs is not free)."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = []
     swagger_schema = None
 
     def initial(self, request, *args, **kwargs):

@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) without a proxy
     "corsheaders.middleware.CorsMiddleware",
+    "app.throttling.RateLimitHeadersMiddleware",
     "app.caching.ResponseCacheMiddleware",  # after CORS and security: their headers go on hits too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -167,6 +168,9 @@ else:
         }
     }
 
+# Rate-limit counters: the same shared store under its own alias (tests may point it elsewhere).
+CACHES["ratelimit"] = dict(CACHES["default"])
+
 # ---------------------------------------------------------------------------
 # Passwords
 # ---------------------------------------------------------------------------
@@ -234,6 +238,7 @@ REST_FRAMEWORK = {
     ],
     # Closed by default; public reads are opened view by view.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["app.throttling.TierRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "app.utils.EnvelopePagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -63,8 +63,10 @@ def admin_client_api(admin_user):
 
 @pytest.fixture
 def uncached_path(settings):
-    """Pin query counts on the path that caches nothing: the database cache turns the count cache
-    and the revocation fast path off (test_caching.py covers them), whatever REDIS_URL says."""
+    """Pin the SQL a view costs on the path that caches nothing: the database cache turns the count
+    cache and the revocation fast path off (test_caching.py covers them), whatever REDIS_URL says,
+    and the rate-limit counters live in memory (in Redis they cost no SQL; test_rate_limits.py covers them)."""
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "uncached-path"},
     }
