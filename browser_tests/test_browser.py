@@ -260,6 +260,7 @@ def test_redoc_lists_the_operations(open_page, api_url):
     # ReDoc's "API docs by Redocly" badge loads its logo from cdn.redoc.ly, which may be unreachable;
     # only errors from the API's own pages and assets count.
     assert watched.console_errors_from(api_url) == []
+    assert [error for error in watched.console_errors if "Content Security Policy" in error] == []
     assert watched.failed_requests_to(api_url) == []
     assert watched.error_responses_from(api_url) == []
 

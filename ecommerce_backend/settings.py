@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "app.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) without a proxy
     "corsheaders.middleware.CorsMiddleware",
     "app.throttling.RateLimitHeadersMiddleware",

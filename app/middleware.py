@@ -1,0 +1,29 @@
+"""Security headers Django's SecurityMiddleware does not set (it has no CSP before Django 6.0)."""
+
+from django.utils.cache import patch_vary_headers
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI injects styles and uses data: images; ReDoc shows the Redocly logo from its CDN.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https://cdn.redoc.ly; connect-src 'self'; font-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; worker-src 'self' blob:"
+)
+DOCS_PREFIXES = ("/swagger/", "/redoc/")
+
+
+class SecurityHeadersMiddleware:
+    """A Content-Security-Policy for API answers and for the docs pages, and `Vary: Authorization`
+    on API answers so no shared cache hands one caller's response to another."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith(DOCS_PREFIXES):
+            response.setdefault("Content-Security-Policy", DOCS_CSP)
+        elif request.path.startswith("/api/"):
+            response.setdefault("Content-Security-Policy", API_CSP)
+            patch_vary_headers(response, ("Authorization",))
+        return response

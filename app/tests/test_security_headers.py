@@ -1,0 +1,68 @@
+"""Headers of the hardened deployment (security plan section 4) on API answers, docs and media."""
+
+import pytest
+from django.urls import reverse
+
+from app.middleware import API_CSP, DOCS_CSP
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def https(settings):
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_HSTS_PRELOAD = True
+
+
+@pytest.mark.parametrize("url", ["/api/v1/products/", "/api/v1/health/", "/api/v1/nowhere/", "/api/v1/auth/profile/"])
+def test_every_api_answer_carries_the_security_headers(anon_client, https, url):
+    response = anon_client.get(url, secure=True)
+
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Content-Security-Policy"] == API_CSP
+    assert response["Content-Type"].startswith("application/json")
+    assert "Authorization" in response["Vary"]
+    assert "X-Powered-By" not in response
+
+
+def test_401_carries_the_bearer_challenge_and_405_the_allow_header(anon_client):
+    assert anon_client.get(reverse("api:profile"))["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert "GET" in anon_client.post(reverse("api:health"))["Allow"]
+
+
+@pytest.mark.parametrize("url", ["/swagger/", "/redoc/"])
+def test_docs_pages_have_their_csp(anon_client, url):
+    response = anon_client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == DOCS_CSP
+    assert b"<script>" not in response.content  # no inline script the CSP would have to allow
+
+
+@pytest.mark.parametrize("url", ["/api/v1/auth/profile/", "/api/v1/auth/login/"])
+def test_auth_answers_are_never_stored(customer_client, url):
+    response = customer_client.get(url) if url.endswith("profile/") else customer_client.post(url, {})
+
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_plain_http_is_redirected_when_ssl_redirect_is_on(anon_client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = anon_client.get("/api/v1/products/")
+
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+
+
+def test_foreign_host_is_refused_and_never_reflected(anon_client):
+    response = anon_client.get("/api/v1/products/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert b"evil.example" not in response.content
