@@ -133,7 +133,12 @@ DATABASES = {
     )
 }
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_STATEMENT_TIMEOUT_MS:
+    # A slow query is cancelled (→ 503) before gunicorn's 30 s timeout kills the worker.
+    # Management commands that need longer (migrate, seed_demo) lift it for their session.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (gunicorn workers, a Celery worker) share the file: take the write lock
     # at BEGIN and wait for it, rather than failing at once with "database is locked"; WAL lets
     # readers go on while one process writes.

@@ -24,6 +24,7 @@ BACKWARD = [
 def _run(statements):
     def run(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute("SET LOCAL statement_timeout = 0")  # indexing a big table takes a while
             for statement in statements:
                 schema_editor.execute(statement)
 

@@ -104,3 +104,23 @@ def test_database_gone_gives_503_everywhere_without_leaking():
     for result in out.values():
         assert "Traceback" not in result["body"]
         assert "127.0.0.1" not in result["body"]
+
+
+@pytest.mark.urls("app.tests.urls")
+def test_a_query_past_the_statement_timeout_is_a_503_and_the_next_request_is_fine(anon_client, settings):
+    """PostgreSQL cancels a query running past DB_STATEMENT_TIMEOUT_MS; the client gets a 503."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":  # SQLite has no statement timeout to set
+        assert "options" not in settings.DATABASES["default"].get("OPTIONS", {})
+        return
+    assert settings.DATABASES["default"]["OPTIONS"]["options"] == "-c statement_timeout=5000"
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 200")  # undone with the test's transaction
+
+    slow = anon_client.get("/api/v1/_probe/sleep/")
+    after = anon_client.get(reverse("api:health"))
+
+    assert_error(slow, 503, "SERVICE_UNAVAILABLE")
+    assert int(slow["Retry-After"]) > 0
+    assert after.status_code == 200

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.urls import include, path
 from rest_framework import generics, serializers
 from rest_framework.exceptions import Throttled
@@ -48,6 +48,17 @@ class RaiseView(APIView):
         raise self.exceptions[kind]()
 
 
+class SleepView(APIView):
+    """GET runs a query that outlasts the statement timeout (PostgreSQL)."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(2)")
+        return Response({"slept": True})
+
+
 class PrivateView(APIView):
     permission_classes = [IsAuthenticated & IsAdmin]
 
@@ -82,6 +93,7 @@ probe_patterns = [
     path("echo/", EchoView.as_view(), name="echo"),
     path("raise/<str:kind>/", RaiseView.as_view(), name="raise"),
     path("private/", PrivateView.as_view(), name="private"),
+    path("sleep/", SleepView.as_view(), name="sleep"),
     path("categories/", CategoryListView.as_view(), name="categories"),
 ]
 

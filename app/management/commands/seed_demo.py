@@ -125,6 +125,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=5000)
 
     def handle(self, *args, **options):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # bulk loads outlast the web's statement timeout
+                cursor.execute("SET statement_timeout = 0")
         rng = random.Random(2026)
         with transaction.atomic():
             leaves = self._categories()
