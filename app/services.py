@@ -296,7 +296,12 @@ def product_save(*, product: Product, data: dict, actor: User) -> Product:
         raise ConflictError("Product already exists", details=details)
     try:
         with transaction.atomic():
-            product.save()
+            if product._state.adding:
+                product.save()
+            elif data:
+                # Only the fields sent: a full save would write back a stock read before a
+                # concurrent stock_delta, and lose it.
+                product.save(update_fields=[*data, "updated_at"])
             if stock_delta is not None:
                 _apply_stock_delta(product, stock_delta)
     except IntegrityError:
