@@ -11,7 +11,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-postgres lint fmt check migrate seed superuser clean contract-test browser-test \
-	worker worker-test
+	worker worker-test reliability-test
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ worker: $(VENV)/.runtime .env ## Run a Celery worker with beat (needs CELERY_BRO
 worker-test: $(VENV)/.dev ## A real worker on Redis (BROKER_URL, default redis://127.0.0.1:6379/15) makes thumbnails
 	$(BIN)/python scripts/live_server.py --port 8767 --worker $(or $(BROKER_URL),redis://127.0.0.1:6379/15) -- \
 		$(BIN)/pytest -c worker_tests/pytest.ini --rootdir worker_tests worker_tests -q
+
+reliability-test: $(VENV)/.dev ## Real outages: PostgreSQL cut and back, Redis killed, two processes sharing one limit
+	$(BIN)/pytest -c reliability_tests/pytest.ini --rootdir reliability_tests reliability_tests -q
 
 contract-test: $(VENV)/.checks ## schemathesis: the live API against its own schema (seller, admin, anonymous)
 	$(BIN)/python scripts/live_server.py --port 8766 -- bash scripts/contract_test.sh
