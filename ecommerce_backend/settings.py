@@ -81,10 +81,13 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_yasg",
+    "django_prometheus",
     "app",
 ]
 
 MIDDLEWARE = [
+    "app.observability.RequestLogMiddleware",  # first: its id and timing cover everything below
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "app.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) without a proxy
@@ -97,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "ecommerce_backend.urls"
@@ -133,12 +137,17 @@ DATABASES = {
     )
 }
 
+# Query counts and latencies per database, for /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
+
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_STATEMENT_TIMEOUT_MS:
+if DATABASES["default"]["ENGINE"].endswith(".postgresql") and DB_STATEMENT_TIMEOUT_MS:
     # A slow query is cancelled (→ 503) before gunicorn's 30 s timeout kills the worker.
     # Management commands that need longer (migrate, seed_demo) lift it for their session.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+elif DATABASES["default"]["ENGINE"].endswith(".sqlite3"):
     # Several processes (gunicorn workers, a Celery worker) share the file: take the write lock
     # at BEGIN and wait for it, rather than failing at once with "database is locked"; WAL lets
     # readers go on while one process writes.
@@ -350,14 +359,22 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Logging
 # ---------------------------------------------------------------------------
 
+LOG_FORMAT = env_str("LOG_FORMAT", "json")  # "plain" for a human at a terminal
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "app.observability.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object a line: time, level, logger, message, request_id and any extra fields.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -365,3 +382,21 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# ---------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------
+
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1")
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        send_default_pii=False,  # no user emails, IPs or request bodies leave for Sentry
+    )

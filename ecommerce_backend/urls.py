@@ -7,6 +7,7 @@ from drf_yasg import openapi
 from drf_yasg.views import get_schema_view
 from rest_framework.permissions import AllowAny
 
+from app.observability import metrics_view
 from app.utils import json_error_view
 from app.views import ApiNotFoundView, serve_media
 
@@ -37,6 +38,7 @@ urlpatterns = [
     path("api/v1/", include("app.urls")),
     re_path(r"^api/", ApiNotFoundView.as_view()),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     re_path(r"^swagger\.(?P<format>json|yaml)$", schema_view.without_ui(cache_timeout=0), name="schema"),
     path("swagger/", schema_view.with_ui("swagger", cache_timeout=0), name="schema-swagger-ui"),
     path("redoc/", schema_view.with_ui("redoc", cache_timeout=0), name="schema-redoc"),
