@@ -11,7 +11,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-postgres lint fmt check migrate seed superuser clean contract-test browser-test \
-	worker worker-test reliability-test
+	worker worker-test reliability-test bench bench-smoke
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -28,6 +28,10 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
+
+$(VENV)/.bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	@touch $@ $(VENV)/.dev $(VENV)/.runtime
 
 $(VENV)/.checks: requirements.txt requirements-dev.txt requirements-checks.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-checks.txt
@@ -59,6 +63,12 @@ worker: $(VENV)/.runtime .env ## Run a Celery worker with beat (needs CELERY_BRO
 worker-test: $(VENV)/.dev ## A real worker on Redis (BROKER_URL, default redis://127.0.0.1:6379/15) makes thumbnails
 	$(BIN)/python scripts/live_server.py --port 8767 --worker $(or $(BROKER_URL),redis://127.0.0.1:6379/15) -- \
 		$(BIN)/pytest -c worker_tests/pytest.ini --rootdir worker_tests worker_tests -q
+
+bench: $(VENV)/.bench ## Benchmark against the floor on PostgreSQL: 100k products (BENCH_PRODUCTS=1000000 for 1M)
+	$(BIN)/python scripts/bench/run.py
+
+bench-smoke: $(VENV)/.bench ## The benchmark on 2,000 products, one 2 s round: does it work? (< 1 min)
+	$(BIN)/python scripts/bench/run.py --smoke
 
 reliability-test: $(VENV)/.dev ## Real outages: PostgreSQL cut and back, Redis killed, two processes sharing one limit
 	$(BIN)/pytest -c reliability_tests/pytest.ini --rootdir reliability_tests reliability_tests -q
