@@ -11,7 +11,7 @@ PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-postgres lint fmt check migrate seed superuser clean contract-test browser-test \
-	worker worker-test reliability-test bench bench-smoke
+	worker worker-test reliability-test bench bench-smoke deploy-check
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ browser-test: $(VENV)/.checks ## Swagger UI, ReDoc and CORS in Debian's Chromium
 lint: $(VENV)/.dev ## Check style with ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+deploy-check: $(VENV)/.checks ## Lint the deploy files: Dockerfile, docker-compose.yml, GitHub workflow (no Docker engine needed)
+	bash scripts/check_deploy_files.sh
 
 fmt: $(VENV)/.dev ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
