@@ -175,11 +175,29 @@ def _classify(exc) -> tuple[int, str, str, dict, dict]:
     return 500, "INTERNAL_ERROR", "An unexpected error occurred", {}, headers
 
 
+def _count_refusal(exc, context):
+    """DRF checks rate limits after authentication and permissions, so a refused request would
+    neither spend the caller's limit nor carry its headers: guessing tokens or probing protected
+    routes would never be throttled. Count it now; past the limit, the answer is the 429."""
+    view, request = context.get("view"), context.get("request")
+    if view is None or request is None or not getattr(view, "throttle_classes", None):
+        return exc
+    if getattr(getattr(request, "_request", request), "ratelimit", None) is not None:
+        return exc  # refused by the view itself, after the limits were checked and counted
+    try:
+        view.check_throttles(request)
+    except exceptions.Throttled as throttled:
+        return throttled
+    return exc
+
+
 def envelope_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every exception becomes the error envelope, nothing is re-raised."""
     # Imported here: rest_framework.views reads the settings that name this module.
     from rest_framework.views import set_rollback
 
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
+        exc = _count_refusal(exc, context)
     status_code, code, message, details, headers = _classify(exc)
     set_rollback()
     return Response(error_body(code, message, details), status=status_code, headers=headers)

@@ -5,6 +5,7 @@ Every variable is listed with its default and meaning in `.env.example` and in t
 Secure by default: `DEBUG` is off unless asked for, and production refuses the development key.
 """
 
+import hmac
 import os
 import warnings
 from datetime import timedelta
@@ -65,6 +66,9 @@ if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
         "value (python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
         "or set DEBUG=true for local development."
     )
+
+# Rotation: put the old key here when changing SECRET_KEY, so signed values stay readable for a while.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 
@@ -254,6 +258,9 @@ REST_FRAMEWORK = {
     # Closed by default; public reads are opened view by view.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["app.throttling.TierRateThrottle"],
+    # No OPTIONS self-description: it skips object permissions. CORS preflights are answered
+    # by django-cors-headers before any view.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "app.utils.EnvelopePagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -274,7 +281,11 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": SECRET_KEY,
+    # Its own key (by default derived from SECRET_KEY, so one secret is enough to configure),
+    # and the audience and issuer every token must name.
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY") or hmac.new(SECRET_KEY.encode(), b"jwt-signing", "sha256").hexdigest(),
+    "AUDIENCE": env_str("JWT_AUDIENCE", "catalog-api"),
+    "ISSUER": env_str("JWT_ISSUER", "catalog-api"),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
