@@ -52,12 +52,12 @@ def catalog_changed() -> None:
     transaction.on_commit(_bump)
 
 
-def cached_count(queryset) -> int:
-    """`queryset.count()`, remembered for this catalog version when the cache is a separate store."""
+def cached_count(queryset, key: str) -> int:
+    """`queryset.count()`, remembered under `key` for this catalog version when the cache is a
+    separate store. `key` must name everything the queryset depends on (path, filters, caller)."""
     if not cache_is_separate_store():
         return queryset.count()
-    sql, params = queryset.query.sql_with_params()
-    digest = hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()[:40]
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
     key = f"count:{catalog_version()}:{digest}"
     count = cache.get(key)
     if count is None:

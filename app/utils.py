@@ -9,6 +9,7 @@ The response envelope of the API contract (section 1), one piece per job:
 
 import logging
 import sys
+from functools import partial
 
 from django.core.exceptions import (
     ObjectDoesNotExist,
@@ -279,11 +280,15 @@ class CachedCountPaginator(DjangoPaginator):
 
     DEEP_OFFSET = 1000
 
+    def __init__(self, *args, count_key: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.count_key = count_key
+
     @cached_property
     def count(self):
         from app.caching import cached_count  # caching imports the models; utils must not
 
-        return cached_count(self.object_list)
+        return cached_count(self.object_list, self.count_key)
 
     def page(self, number):
         number = self.validate_number(number)
@@ -299,10 +304,21 @@ class CachedCountPaginator(DjangoPaginator):
 class EnvelopePagination(PageNumberPagination):
     """`page` and `page_size` (default 20, capped at 100); a page past the end is a 404."""
 
-    django_paginator_class = CachedCountPaginator
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # What the count depends on: the URL path, its filters (not the page), and the caller.
+        filters = sorted(
+            (name, value)
+            for name, values in request.query_params.lists()
+            if name not in (self.page_query_param, self.page_size_query_param)
+            for value in values
+        )
+        caller = request.user.pk if request.user.is_authenticated else None
+        self.django_paginator_class = partial(CachedCountPaginator, count_key=f"{request.path}|{filters}|{caller}")
+        return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data):
         return Response(

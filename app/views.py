@@ -466,8 +466,13 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         return ProductSearchFilter if self.action == "search" else ProductFilter
 
     def filter_queryset(self, queryset):
-        # Query filters belong to lists; a detail URL is not filtered by them.
-        return super().filter_queryset(queryset) if self.action in PRODUCT_LIST_ACTIONS else queryset
+        # Query filters belong to lists; a detail URL is not filtered by them. A list without
+        # any filter parameter skips building a FilterSet (it deep-copies every filter).
+        if self.action not in PRODUCT_LIST_ACTIONS:
+            return queryset
+        if self.action != "search" and not set(self.request.query_params) & set(self.filterset_class.base_filters):
+            return queryset
+        return super().filter_queryset(queryset)
 
     def get_permissions(self):
         if self.action in PRODUCT_LIST_ACTIONS or self.action == "retrieve":
