@@ -46,17 +46,21 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         user = getattr(request, "user", None)
-        access_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "user_id": str(user.pk) if user is not None and user.is_authenticated else None,
-            },
-        )
+        fields = {
+            "method": request.method,
+            "path": _printable(request.path),
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user_id": str(user.pk) if user is not None and user.is_authenticated else None,
+        }
+        # The message reads well in plain logs; the JSON line also carries each field on its own.
+        access_log.info("%(method)s %(path)s %(status)s %(duration_ms)sms", fields, extra=fields)
         return response
+
+
+def _printable(text: str) -> str:
+    """Control characters escaped, so a crafted URL cannot forge log lines (cf. CVE-2025-48432)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def metrics_view(request):

@@ -82,6 +82,15 @@ def test_a_login_leaves_no_password_or_token_in_the_logs(anon_client, log_lines)
     assert text.count('"logger": "app.access"') == 2
 
 
+def test_a_crafted_path_cannot_forge_a_log_line(anon_client, log_lines):
+    anon_client.get("/api/v1/nothing%0A2026-01-01 INFO app.access GET /admin/ 200/")
+
+    [line] = [entry for entry in log_lines() if entry["logger"] == "app.access"]
+    assert "\n" not in line["path"]
+    assert "\n" not in line["message"]
+    assert line["path"].startswith("/api/v1/nothing\\n2026")
+
+
 def test_errors_are_logged_with_the_request_id(anon_client, log_lines, settings):
     settings.ROOT_URLCONF = "app.tests.urls"
 
