@@ -13,8 +13,9 @@ DOCS_PREFIXES = ("/swagger/", "/redoc/")
 
 
 class SecurityHeadersMiddleware:
-    """A Content-Security-Policy for API answers and for the docs pages, and `Vary: Authorization`
-    on API answers so no shared cache hands one caller's response to another."""
+    """A Content-Security-Policy for API answers and for the docs pages, `Vary: Authorization`
+    on API answers so no shared cache hands one caller's response to another, and an `Allow`
+    header that lists only the methods really answered."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -26,4 +27,9 @@ class SecurityHeadersMiddleware:
         elif request.path.startswith("/api/"):
             response.setdefault("Content-Security-Policy", API_CSP)
             patch_vary_headers(response, ("Authorization",))
+            if response.has_header("Allow"):
+                # OPTIONS is refused on API views (no self-description; CORS preflights are
+                # answered before any view), so `Allow` must not offer it.
+                allowed = [m.strip() for m in response["Allow"].split(",") if m.strip() != "OPTIONS"]
+                response["Allow"] = ", ".join(allowed)
         return response

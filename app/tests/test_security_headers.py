@@ -66,3 +66,28 @@ def test_foreign_host_is_refused_and_never_reflected(anon_client):
 
     assert response.status_code == 400
     assert b"evil.example" not in response.content
+
+
+def test_options_is_refused_and_never_offered(anon_client, customer_client, customer):
+    refused = customer_client.options(reverse("api:user-detail", args=[customer.pk]))
+    wrong_method = anon_client.delete(reverse("api:product-list"))
+
+    assert refused.status_code == 405
+    assert refused.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    for response in (refused, wrong_method):
+        methods = {m.strip() for m in response["Allow"].split(",")}
+        assert "OPTIONS" not in methods
+        assert "GET" in methods
+
+
+def test_cors_preflight_still_works(anon_client):
+    response = anon_client.options(
+        reverse("api:product-list"),
+        HTTP_ORIGIN="http://localhost:3000",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization",
+    )
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert response["Access-Control-Max-Age"] == "86400"
