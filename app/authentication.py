@@ -1,6 +1,5 @@
 """JWT authentication with revocation: a logged-out access token stops working at once."""
 
-from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Exists
@@ -9,16 +8,12 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from app.caching import cache_is_separate_store
 from app.models import RevokedAccessToken
 
 
 def revoked_cache_key(jti: str) -> str:
     return f"jwt:revoked:{jti}"
-
-
-def _cache_is_separate_store() -> bool:
-    """False for Django's database cache: asking it would only ask the database a second time."""
-    return not settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache")
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
@@ -35,7 +30,8 @@ class JWTAuthentication(SimpleJWTAuthentication):
 
     def get_validated_token(self, raw_token):
         token = super().get_validated_token(raw_token)
-        if _cache_is_separate_store() and cache.get(revoked_cache_key(token[api_settings.JTI_CLAIM])):
+        # With the database cache, asking it would only ask the database a second time.
+        if cache_is_separate_store() and cache.get(revoked_cache_key(token[api_settings.JTI_CLAIM])):
             raise AuthenticationFailed("Token has been revoked", code="token_revoked")
         return token
 

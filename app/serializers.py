@@ -230,10 +230,7 @@ class ProductImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _absolute(self, file) -> str | None:
-        if not file:
-            return None
-        request = self.context.get("request")
-        return request.build_absolute_uri(file.url) if request is not None else file.url
+        return _absolute_url_builder(self.context.get("request"))(file)
 
     @swagger_serializer_method(serializers.URLField())
     def get_url(self, image):

@@ -288,8 +288,6 @@ def product_save(*, product: Product, data: dict, actor: User) -> Product:
     if not actor.is_admin:
         data.pop("is_featured", None)
     stock_delta = data.pop("stock_delta", None)
-    if data.get("sku") == "":
-        data["sku"] = None
     for field, value in data.items():
         setattr(product, field, value)
     if details := _product_conflicts(product):

@@ -268,14 +268,13 @@ class UserViewSet(
             return UserAdminSerializer
         return ProfileSerializer if self.action in ("update", "partial_update") else UserSerializer
 
-    def perform_update(self, serializer):
-        services.user_update(user=serializer.instance, data=dict(serializer.validated_data), actor=self.request.user)
-
     def update(self, request, *args, **kwargs):
-        super().update(request, *args, **kwargs)
         user = self.get_object()
-        serializer_class = UserAdminSerializer if request.user.is_admin else UserSerializer
-        return Response(serializer_class(user).data)
+        serializer = self.get_serializer(user, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        services.user_update(user=user, data=dict(serializer.validated_data), actor=request.user)
+        read_class = UserAdminSerializer if request.user.is_admin else UserSerializer
+        return Response(read_class(user).data)
 
     def perform_destroy(self, instance):
         services.user_deactivate(actor=self.request.user, user=instance)

@@ -1,5 +1,8 @@
-"""Assertions and clients the test modules share."""
+"""Assertions, clients and small helpers the test modules share."""
 
+from datetime import timedelta
+
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -24,3 +27,17 @@ def assert_error(response, status: int, code: str):
     assert body["error"]["message"]
     assert isinstance(body["error"]["details"], dict)
     return body
+
+
+def ago(days: int):
+    return timezone.now() - timedelta(days=days)
+
+
+def ids(response) -> list[str]:
+    """The ids of a list response's results, in order (the response must be a 200)."""
+    assert response.status_code == 200, response.content
+    return [p["id"] for p in response.json()["results"]]
+
+
+def pks(*products) -> list[str]:
+    return [str(p.pk) for p in products]

@@ -1,34 +1,19 @@
 """Contract section 4, filters: every product list takes the same validated, combinable filters."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from app.models import User
 from app.tests.factories import make_category, make_product, make_user
-from app.tests.helpers import assert_error
+from app.tests.helpers import ago, assert_error, ids, pks
 
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("api:product-list")
 FEATURED = reverse("api:product-featured")
 SEARCH = reverse("api:product-search")
-
-
-def ago(days: int):
-    return timezone.now() - timedelta(days=days)
-
-
-def ids(response) -> list[str]:
-    assert response.status_code == 200, response.content
-    return [p["id"] for p in response.json()["results"]]
-
-
-def pks(*products) -> list[str]:
-    return [str(p.pk) for p in products]
 
 
 @pytest.fixture
