@@ -2,7 +2,8 @@
 (after commit) by every write that can change what a catalog read shows.
 
 - `ResponseCacheMiddleware`: anonymous GETs of catalog reads, stored as ready bytes;
-- `cached_count`: the exact `count` of a list, per filter combination.
+- `cached_count`: the exact `count` of a list, per filter combination;
+- `remembered`: any such value (the keyset anchors of deep pages).
 """
 
 import hashlib
@@ -10,11 +11,12 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import parse_etags
 
+from app.throttling import TierRateThrottle, queue_increment, redis_client
 from app.utils import error_body
 
 logger = logging.getLogger(__name__)
@@ -23,8 +25,6 @@ VERSION_KEY = "catalog:version"
 CACHED_PREFIXES = ("/api/v1/products/", "/api/v1/categories/")
 RESPONSE_TTL = 600
 LOCK_TTL = 5
-# Headers a cached response carries over (security, CORS and Vary are added again on the way out).
-KEPT_HEADERS = ("Content-Type", "ETag", "Allow")
 
 
 def cache_is_separate_store() -> bool:
@@ -52,26 +52,35 @@ def catalog_changed() -> None:
     transaction.on_commit(_bump)
 
 
-def cached_count(queryset, key: str) -> int:
-    """`queryset.count()`, remembered under `key` for this catalog version when the cache is a
-    separate store. `key` must name everything the queryset depends on (path, filters, caller)."""
+def remembered(key: str, compute):
+    """`compute()`, remembered under `key` for this catalog version when the cache is a separate
+    store (a write bumps the version, so it is never stale). `key` must name everything the
+    value depends on (path, filters, caller...)."""
     if not cache_is_separate_store():
-        return queryset.count()
+        return compute()
     digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-    key = f"count:{catalog_version()}:{digest}"
-    count = cache.get(key)
-    if count is None:
-        count = queryset.count()
-        cache.set(key, count, timeout=RESPONSE_TTL)
-    return count
+    key = f"memo:{catalog_version()}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=RESPONSE_TTL)
+    return value
+
+
+def cached_count(queryset, key: str) -> int:
+    """`queryset.count()`, remembered per catalog version (see `remembered`)."""
+    return remembered(f"count|{key}", queryset.count)
 
 
 class ResponseCacheMiddleware:
     """Serve anonymous catalog GETs from the cache: same bytes, same headers, no view, no query.
 
-    Keyed by method, host, full path, `Accept` and the catalog version, so a write is never
-    followed by a stale page. A miss takes a short lock so a burst of identical requests renders
-    the page once (stampede protection). Off with RESPONSE_CACHE=false.
+    It sits high in the middleware stack and stores a response as the layers below made it,
+    headers included, so a hit skips them all. Entries are keyed by method, host, full path and
+    `Accept`, and each carries the catalog version it was rendered at: the version and the entry
+    come back in one round trip, and an entry of an older version is a miss (then overwritten),
+    so a write is never followed by a stale page. A miss takes a short lock so a burst of
+    identical requests renders the page once (stampede protection). Off with RESPONSE_CACHE=false.
     """
 
     def __init__(self, get_response):
@@ -80,11 +89,13 @@ class ResponseCacheMiddleware:
     def __call__(self, request):
         if not self._cacheable_request(request):
             return self.get_response(request)
+        key = self._key(request)
         try:
-            key = self._key(request)
-            hit = cache.get(key)
+            version, entry = self._lookup(request, key)
+            version = version or catalog_version()
+            hit = self._current(entry, version)
             if hit is None and not cache.add(f"{key}:lock", 1, timeout=LOCK_TTL):
-                hit = self._wait_for(key)
+                hit = self._wait_for(key, version)
         except Exception:  # a cache outage only costs the cache
             logger.warning("Response cache unavailable", exc_info=True)
             return self.get_response(request)
@@ -92,8 +103,9 @@ class ResponseCacheMiddleware:
             return self._throttled(request) or self._replay(request, hit)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.has_header("Set-Cookie"):
-            stored = (response.content, {h: response[h] for h in KEPT_HEADERS if response.has_header(h)})
-            cache.set(key, stored, timeout=RESPONSE_TTL)
+            # Rendered from data at least as new as `version`: a write since then has bumped the
+            # version, and the next read will render again.
+            cache.set(key, (version, response.content, dict(response.items())), timeout=RESPONSE_TTL)
         cache.delete(f"{key}:lock")
         return response
 
@@ -112,13 +124,39 @@ class ResponseCacheMiddleware:
         raw = "|".join(
             (request.method, request.get_host(), request.get_full_path(), request.META.get("HTTP_ACCEPT", ""))
         )
-        return f"response:{catalog_version()}:{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
+        return f"response:{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
 
     @staticmethod
-    def _wait_for(key, attempts=20, pause=0.05):
+    def _lookup(request, key):
+        """The catalog version and the entry stored under `key`, in one round trip. On Redis,
+        with the rate-limit counters in the same Redis, the caller's counter goes up in that
+        trip too (the throttle then uses that count instead of counting again)."""
+        client = redis_client(cache)
+        if client is None or settings.CACHES["ratelimit"] != settings.CACHES["default"]:
+            found = cache.get_many([VERSION_KEY, key])
+            return found.get(VERSION_KEY), found.get(key)
+        throttle = TierRateThrottle()
+        counter = throttle.window_key(request)
+        pipe = client.pipeline(transaction=False)
+        pipe.mget([cache.make_key(VERSION_KEY), cache.make_key(key)])
+        queue_increment(pipe, caches["ratelimit"].make_key(counter), throttle.period + 1)
+        (version, entry), count, _ = pipe.execute()
+        request.ratelimit_counted = {counter: count}
+        decode = cache.client.decode
+        return (None if version is None else decode(version)), (None if entry is None else decode(entry))
+
+    @staticmethod
+    def _current(entry, version):
+        """The stored (content, headers) if it was rendered at the current catalog version."""
+        if entry is None or entry[0] != version:
+            return None
+        return entry[1:]
+
+    @classmethod
+    def _wait_for(cls, key, version, attempts=20, pause=0.05):
         for _ in range(attempts):
             time.sleep(pause)
-            hit = cache.get(key)
+            hit = cls._current(cache.get(key), version)
             if hit is not None:
                 return hit
         return None
@@ -126,8 +164,6 @@ class ResponseCacheMiddleware:
     @staticmethod
     def _throttled(request):
         """A hit skips the view, not the anonymous rate limit."""
-        from app.throttling import TierRateThrottle
-
         throttle = TierRateThrottle()
         if throttle.allow_request(request, None):
             return None

@@ -206,9 +206,10 @@ class Category(models.Model):
 # ---------------------------------------------------------------------------
 
 
-PRODUCT_COLUMNS = (
+# What a product's representation shows, as `ProductQuerySet.for_listing` reads it.
+PRODUCT_ROW = (
     "id", "name", "slug", "sku", "description", "price", "stock", "is_featured", "is_active",
-    "category", "seller", "created_at", "updated_at",
+    "created_at", "updated_at", "category_id", "category__name", "category__slug", "seller_id", "seller__username",
 )  # fmt: skip
 
 
@@ -226,13 +227,11 @@ class ProductQuerySet(models.QuerySet):
         return self.active()
 
     def for_listing(self):
-        """Eager-loads exactly what the product serializer reads, in a fixed number of queries
-        (the product row with its category and seller, then the images of the whole page)."""
-        return (
-            self.select_related("category", "seller")
-            .only(*PRODUCT_COLUMNS, "category__name", "category__slug", "seller__username")
-            .prefetch_related("images")
-        )
+        """Products as rows (dicts) of exactly what their representation shows, category and
+        seller joined in: one query and no model instances to build, the hot path of every
+        product read. The serializer adds the images of a whole page with one more query
+        (`ProductImage.objects.of_products`)."""
+        return self.values(*PRODUCT_ROW)
 
     def featured(self):
         return self.filter(is_featured=True)
@@ -244,8 +243,10 @@ class ProductQuerySet(models.QuerySet):
         """Products matching `terms`; with `ranked`, best first (a name match before a description match).
 
         PostgreSQL: full-text search on a stored, weighted search vector (name A, description B,
-        GIN-indexed, kept current by the database as a generated column); failing that, every word
-        must match the vector or be trigram-similar to a word of the name, so a typo still finds it.
+        GIN-indexed, kept current by the database as a generated column); every word must match.
+        A word the catalog does not have at all (a typo) matches instead by trigram similarity to
+        a word of the name, so "smartphnoe" still finds the smartphone, while a word it does have
+        never drags in look-alikes (ranking those is the costly part of a search).
         Elsewhere (SQLite): every word must appear in the name or the description, products with
         more words in the name first.
         """
@@ -254,18 +255,45 @@ class ProductQuerySet(models.QuerySet):
         return self._search_portable(terms, ranked)
 
     def _search_postgres(self, terms, ranked):
-        query = SearchQuery(terms, config="english", search_type="websearch")
+        words = terms.split()[:10]
+        unknown = self._unknown_words(words)
         vector = RawSQL('"app_product"."search_vector"', [], output_field=SearchVectorField())
-        # Every word must match, by its stem or (a typo) by trigram similarity to a word of the name.
-        # Comparing the whole query with the name would let one similar word stand for all of them.
-        each_word = Q()
-        for word in terms.split()[:10]:
-            each_word &= Q(search_vector=SearchQuery(word, config="english")) | Q(name__trigram_word_similar=word)
-        matches = self.alias(search_vector=vector).filter(Q(search_vector=query) | each_word)
+        matches = self.alias(search_vector=vector)
+        if not unknown:
+            query = SearchQuery(terms, config="english", search_type="websearch")
+            matches = matches.filter(search_vector=query)
+            relevance = SearchRank(F("search_vector"), query)
+        else:  # one query per word: each known word by its stem, each unknown one by similarity
+            for word in words:
+                if word in unknown:
+                    matches = matches.filter(name__trigram_word_similar=word)
+                else:
+                    matches = matches.filter(search_vector=SearchQuery(word, config="english"))
+            known = " ".join(word for word in words if word not in unknown)
+            similarity = TrigramWordSimilarity(" ".join(unknown), "name")
+            relevance = SearchRank(F("search_vector"), SearchQuery(known, config="english")) + similarity
         if not ranked:
             return matches
-        relevance = SearchRank(F("search_vector"), query) + TrigramWordSimilarity(terms, "name") * Value(0.5)
         return matches.annotate(relevance=relevance).order_by("-relevance", "-created_at", "-id")
+
+    def _unknown_words(self, words) -> list[str]:
+        """The words no active product has (by their stem): typos, for the search to match by
+        similarity. Stop words ("the", "and") are not unknown: full-text search ignores them."""
+        if not words:
+            return []
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT word FROM unnest(%s::text[]) AS word
+                WHERE numnode(plainto_tsquery('english', word)) > 0
+                  AND NOT EXISTS (
+                      SELECT 1 FROM app_product
+                      WHERE is_active AND search_vector @@ plainto_tsquery('english', word)
+                  )
+                """,
+                [words],
+            )
+            return [word for (word,) in cursor.fetchall()]
 
     def _search_portable(self, terms, ranked):
         words = terms.split()[:10]
@@ -353,6 +381,18 @@ def product_thumbnail_path(instance, filename):
     return f"products/{instance.product_id}/thumbs/{Path(filename).name}"
 
 
+class ProductImageQuerySet(models.QuerySet):
+    def of_products(self, product_ids) -> dict:
+        """The images of these products as rows, in order, by product id: one query for a page."""
+        by_product = {}
+        rows = self.filter(product_id__in=product_ids).values(
+            "id", "product_id", "image", "thumbnail", "medium", "alt_text", "position"
+        )
+        for row in rows:
+            by_product.setdefault(row["product_id"], []).append(row)
+        return by_product
+
+
 class ProductImage(models.Model):
     """One picture of a product. Its WebP renditions (`thumbnail` 320 px, `medium` 800 px on the
     long side) are made by a background task after the upload commits; until then they are empty."""
@@ -373,6 +413,8 @@ class ProductImage(models.Model):
     alt_text = models.CharField(max_length=255, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProductImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "created_at"]

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.storage import default_storage
 from django.utils import timezone
 from drf_yasg.utils import swagger_serializer_method
 from rest_framework import serializers
@@ -245,8 +246,17 @@ class ProductImageSerializer(serializers.ModelSerializer):
         return self._absolute(image.medium)
 
 
+class ProductListSerializer(serializers.ListSerializer):
+    """A page of product rows: the images of the whole page come with one query."""
+
+    def to_representation(self, data):
+        rows = list(data)
+        images = ProductImage.objects.of_products([row["id"] for row in rows])
+        return [self.child.represent(row, images.get(row["id"], ())) for row in rows]
+
+
 class ProductSerializer(serializers.ModelSerializer):
-    """A product as every client sees it."""
+    """A product as every client sees it, from a row of `Product.objects.for_listing()`."""
 
     price = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=True, read_only=True)
     in_stock = serializers.BooleanField(read_only=True)
@@ -274,39 +284,42 @@ class ProductSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+        list_serializer_class = ProductListSerializer
 
-    def to_representation(self, product):
-        """The hot path of every product list, written out: the same output as the declared fields
-        (which still drive the schema; a test compares the two) without building DRF fields per
-        object — about a third of a list request's time otherwise."""
+    def to_representation(self, row):
+        return self.represent(row, ProductImage.objects.of_products([row["id"]]).get(row["id"], ()))
+
+    def represent(self, row, images):
+        """The hot path of every product read, written out: the same output as the declared
+        fields (which still drive the schema; a test compares the two) from plain rows, without
+        model instances or DRF fields per object — most of a list request's time otherwise."""
         absolute = _absolute_url_builder(self.context.get("request"))
-        category, seller = product.category, product.seller
         return {
-            "id": str(product.pk),
-            "name": product.name,
-            "slug": product.slug,
-            "sku": product.sku,
-            "description": product.description,
-            "price": f"{product.price:.2f}",
-            "stock": product.stock,
-            "in_stock": product.stock > 0,
-            "is_featured": product.is_featured,
-            "is_active": product.is_active,
-            "category": {"id": str(category.pk), "name": category.name, "slug": category.slug},
-            "seller": {"id": str(seller.pk), "username": seller.username},
+            "id": str(row["id"]),
+            "name": row["name"],
+            "slug": row["slug"],
+            "sku": row["sku"],
+            "description": row["description"],
+            "price": f"{row['price']:.2f}",
+            "stock": row["stock"],
+            "in_stock": row["stock"] > 0,
+            "is_featured": row["is_featured"],
+            "is_active": row["is_active"],
+            "category": {"id": str(row["category_id"]), "name": row["category__name"], "slug": row["category__slug"]},
+            "seller": {"id": str(row["seller_id"]), "username": row["seller__username"]},
             "images": [
                 {
-                    "id": str(image.pk),
-                    "url": absolute(image.image),
-                    "thumbnail_url": absolute(image.thumbnail),
-                    "medium_url": absolute(image.medium),
-                    "alt_text": image.alt_text,
-                    "position": image.position,
+                    "id": str(image["id"]),
+                    "url": absolute(image["image"]),
+                    "thumbnail_url": absolute(image["thumbnail"]),
+                    "medium_url": absolute(image["medium"]),
+                    "alt_text": image["alt_text"],
+                    "position": image["position"],
                 }
-                for image in product.images.all()
+                for image in images
             ],
-            "created_at": _iso(product.created_at),
-            "updated_at": _iso(product.updated_at),
+            "created_at": _iso(row["created_at"]),
+            "updated_at": _iso(row["updated_at"]),
         }
 
 
@@ -317,10 +330,14 @@ def _iso(value) -> str:
 
 
 def _absolute_url_builder(request):
+    """A function from a stored file (a FieldFile, or its name as a row holds it) to its absolute
+    URL, or None when there is no file."""
+
     def absolute(file):
         if not file:
             return None
-        return request.build_absolute_uri(file.url) if request is not None else file.url
+        url = file.url if hasattr(file, "url") else default_storage.url(file)
+        return request.build_absolute_uri(url) if request is not None else url
 
     return absolute
 

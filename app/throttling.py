@@ -31,13 +31,22 @@ class WindowRateThrottle(BaseThrottle):
     def scope_and_ident(self, request) -> tuple[str, str]:
         raise NotImplementedError
 
-    def allow_request(self, request, view):
+    def window_key(self, request) -> str:
+        """The counter of the caller's current window; sets `limit`, `period` and `reset`."""
         scope, ident = self.scope_and_ident(request)
         self.limit, self.period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
-        now = time.time()
-        window = int(now // self.period)
+        window = int(time.time() // self.period)
         self.reset = (window + 1) * self.period
-        count = self._increment(f"ratelimit:{scope}:{ident}:{window}")
+        return f"ratelimit:{scope}:{ident}:{window}"
+
+    def allow_request(self, request, view):
+        key = self.window_key(request)
+        # The response cache counts a request in the same round trip as its lookup; never twice.
+        counted = getattr(getattr(request, "_request", request), "ratelimit_counted", {})
+        return self.decide(request, counted[key] if key in counted else self._increment(key))
+
+    def decide(self, request, count: int | None) -> bool:
+        """Whether a request that made the window's counter `count` may go on."""
         if count is None:  # cache unreachable (django-redis answers None when it ignores errors)
             logger.warning("Rate limit not enforced: the cache is unavailable")
             self.remaining = self.limit
@@ -49,6 +58,10 @@ class WindowRateThrottle(BaseThrottle):
     def _increment(self, key) -> int | None:
         cache = caches["ratelimit"]
         try:
+            if client := redis_client(cache):
+                pipe = client.pipeline(transaction=False)
+                queue_increment(pipe, cache.make_key(key), self.period + 1)
+                return pipe.execute()[0]
             try:
                 return cache.incr(key)
             except ValueError:  # first request of the window
@@ -77,6 +90,20 @@ class AuthRateThrottle(WindowRateThrottle):
 
     def scope_and_ident(self, request):
         return "auth", self.get_ident(request)
+
+
+def redis_client(cache):
+    """The raw client behind a django-redis cache (None for other backends), for pipelines."""
+    if hasattr(cache, "client") and hasattr(cache.client, "get_client"):
+        return cache.client.get_client(write=True)
+    return None
+
+
+def queue_increment(pipe, name: str, timeout: int) -> None:
+    """INCR, and an expiry the first time, as two commands of a pipeline: one round trip
+    (django-redis's own incr runs a Lua script, and needs another trip for a new window)."""
+    pipe.incr(name)
+    pipe.expire(name, timeout, nx=True)
 
 
 def _record(request, limit, remaining, reset) -> None:

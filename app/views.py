@@ -317,6 +317,7 @@ class ConditionalMixin:
 
 
 PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
+PRODUCT_READ_ACTIONS = PRODUCT_LIST_ACTIONS | {"retrieve"}
 
 
 class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
@@ -454,11 +455,18 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
     }
 
     def get_queryset(self):
-        products = Product.objects.for_listing()
         if self.action in PRODUCT_LIST_ACTIONS:
-            products = products.active()
-            return products.featured() if self.action == "featured" else products
-        return products.visible_to(self.request.user)
+            products = Product.objects.active()
+            products = products.featured() if self.action == "featured" else products
+        else:
+            products = Product.objects.visible_to(self.request.user)
+        # Reads work on rows; writes, images and permission checks on model instances.
+        return products.for_listing() if self.action in PRODUCT_READ_ACTIONS else products
+
+    def read_serializer(self, product):
+        if not isinstance(product, dict):  # after a write: read it back as every reader sees it
+            product = Product.objects.for_listing().get(pk=product.pk)
+        return super().read_serializer(product)
 
     @property
     def filterset_class(self):
@@ -493,7 +501,7 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         product = services.product_save(
             product=Product(seller=request.user), data=serializer.validated_data, actor=request.user
         )
-        return self.respond_with(self.get_queryset().get(pk=product.pk), status.HTTP_201_CREATED)
+        return self.respond_with(product, status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         product = self.get_object()
@@ -501,7 +509,7 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         serializer = self.get_serializer(product, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         services.product_save(product=product, data=serializer.validated_data, actor=request.user)
-        return self.respond_with(self.get_queryset().get(pk=product.pk))
+        return self.respond_with(product)
 
     def perform_destroy(self, instance):
         instance.delete()  # its images' files go once the deletion commits (signals.py)

@@ -92,12 +92,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "app.observability.RequestLogMiddleware",  # first: its id and timing cover everything below
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.security.SecurityMiddleware",  # HTTPS redirect before any answer, cached or not
+    "corsheaders.middleware.CorsMiddleware",  # its headers depend on the caller's Origin: hits get them too
+    "app.throttling.RateLimitHeadersMiddleware",
+    # Above: what every request needs. The cache stores a response as the layers below made it,
+    # headers included, so a hit skips all of them.
+    "app.caching.ResponseCacheMiddleware",
     "app.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) without a proxy
-    "corsheaders.middleware.CorsMiddleware",
-    "app.throttling.RateLimitHeadersMiddleware",
-    "app.caching.ResponseCacheMiddleware",  # after CORS and security: their headers go on hits too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -399,7 +399,12 @@ def test_fast_representation_matches_the_declared_fields(rf, seller, category):
     image = ProductImage(product=other, alt_text="front", position=3)
     image.image.save("a.jpg", ContentFile(b"x"), save=True)
     request = rf.get("/")
-    for item in Product.objects.for_listing().filter(pk__in=[product.pk, other.pk]):
+    instances = Product.objects.select_related("category", "seller").prefetch_related("images")
+    rows = {row["id"]: row for row in Product.objects.for_listing()}
+    assert set(rows) == {product.pk, other.pk}
+    for item in instances:
         serializer = ProductSerializer(context={"request": request})
         by_fields = drf.ModelSerializer.to_representation(serializer, item)
-        assert serializer.to_representation(item) == dict(by_fields)
+        assert serializer.to_representation(rows[item.pk]) == dict(by_fields)
+        assert ProductSerializer([rows[item.pk]], many=True, context={"request": request}).data == [dict(by_fields)]
+    assert len(serializer.to_representation(rows[other.pk])["images"]) == 1

@@ -656,6 +656,7 @@ class Settings:
     connections: int
     smoke: bool
     max_requests: bool
+    only: frozenset = frozenset()  # --only: these scenarios (and the floor), nothing written
 
 
 def run_wrk(procs: Processes, wrk: str, cfg: Settings, server: Server, path: str, seconds: int, words=None) -> dict:
@@ -677,6 +678,8 @@ def measure(procs, wrk, cfg: Settings, servers: dict, paths: dict, words_files: 
     sent = dict.fromkeys(words_files, 0)  # search words sent so far, so each round carries on from there
     for number in range(1, cfg.rounds + 1):
         for scenario in SCENARIOS:
+            if cfg.only and scenario.name not in cfg.only | {"floor"}:
+                continue
             server = servers[scenario.server]
             words = None
             if scenario.words:
@@ -1034,7 +1037,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument(
         "--keep-max-requests", action="store_true", help="keep gunicorn.conf.py's worker recycling (max_requests)"
     )
+    parser.add_argument(
+        "--only",
+        help="comma-separated scenarios to measure (with the floor), for a quick look while working;\n"
+        "prints the table and writes no results, chart or docs",
+    )
     args = parser.parse_args(argv)
+    only = frozenset(name.strip() for name in (args.only or "").split(",") if name.strip())
+    if unknown := only - {s.name for s in SCENARIOS}:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if args.smoke:
         defaults = {"products": SMOKE_PRODUCTS, "rounds": 1, "duration": 2, "warmup": 0, "threads": 1, "conns": 4}
     else:
@@ -1049,6 +1060,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Settings]:
         connections=defaults["conns"],
         smoke=args.smoke,
         max_requests=args.keep_max_requests,
+        only=only,
     )
     if cfg.products < 1 or cfg.rounds < 1 or cfg.duration < 1 or cfg.warmup < 0:
         parser.error("--products, --rounds and --duration must be positive")
@@ -1164,6 +1176,10 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
     }
     result["table"] = text_table(summary)
+    if cfg.only:
+        say(result["table"])
+        say(f"Took {elapsed:.0f} s (--only: nothing written)")
+        return 0
 
     name = f"{stamp}-{cfg.products}"
     json_path, png_path = out_dir / f"{name}.json", out_dir / f"{name}.png"

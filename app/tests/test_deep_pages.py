@@ -1,0 +1,104 @@
+"""Deep pages start from remembered keyset anchors: the same rows in the same order as OFFSET
+pages, for every ordering (ties included), and never stale after a write."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache, caches
+from django.urls import reverse
+from django.utils import timezone
+
+from app.models import User
+from app.tests.factories import make_category, make_product, make_user
+from app.tests.helpers import ids
+from app.utils import CachedCountPaginator
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("api:product-list")
+LOCMEM = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "deep-pages"},
+    "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "deep-pages-rl"},
+}
+
+
+@pytest.fixture
+def separate_cache(settings):
+    settings.CACHES = LOCMEM  # anchors are remembered only in a store apart from the database
+    cache.clear()
+    caches["ratelimit"].clear()
+
+
+@pytest.fixture
+def products(seller):
+    """31 products with ties in every sort key: 3 prices, 4 timestamps, names shared by two sellers."""
+    other = make_user(role=User.Role.SELLER, username="other-seller", email="other@example.com")
+    category = make_category(name="Things")
+    now = timezone.now()
+    for i in range(31):
+        make_product(
+            seller=seller if i % 2 else other,
+            category=category,
+            name=f"Item {i // 2:02d}",
+            price=Decimal(10 + i % 3),
+            created_at=now - timedelta(minutes=i % 4),
+        )
+
+
+def pages(client, params, count=11):
+    return [ids(client.get(LIST, {**params, "page": page, "page_size": 3})) for page in range(1, count + 1)]
+
+
+@pytest.fixture
+def anchors_only(monkeypatch):
+    """Every page past the first 3 rows starts from an anchor (one every 6 rows), never ids-first."""
+    monkeypatch.setattr(CachedCountPaginator, "DEEP_OFFSET", 3)
+    monkeypatch.setattr(CachedCountPaginator, "ANCHOR_EVERY", 6)
+
+    def refuse(*args):
+        raise AssertionError("the ids-first path ran where an anchor should have")
+
+    monkeypatch.setattr(CachedCountPaginator, "_ids_first", refuse)
+
+
+@pytest.mark.parametrize("ordering", [None, "price", "-price", "name", "-name", "created_at", "-created_at"])
+def test_anchored_pages_are_the_offset_pages(anon_client, separate_cache, products, request, ordering):
+    params = {"ordering": ordering} if ordering else {}
+    offset_pages = pages(anon_client, params)
+    assert sum(len(page) for page in offset_pages) == 31
+
+    request.getfixturevalue("anchors_only")
+    first = pages(anon_client, params)  # finds and remembers the anchors
+    again = pages(anon_client, params)  # starts from the remembered ones
+
+    assert first == again == offset_pages
+
+
+def test_an_anchored_page_is_not_stale_after_a_write(
+    anon_client, separate_cache, products, seller, anchors_only, django_capture_on_commit_callbacks
+):
+    before = pages(anon_client, {})
+    with django_capture_on_commit_callbacks(execute=True):
+        newest = make_product(seller=seller, name="Brand New", created_at=timezone.now() + timedelta(hours=1))
+        newest.save()  # a write through the model: its signal bumps the catalog version on commit
+
+    after = pages(anon_client, {}, count=11)
+
+    assert after[0][0] == str(newest.pk)
+    # Every row moved down by one: page 5 now starts with what ended page 4.
+    assert after[4][0] == before[3][-1]
+    assert [pk for page in after for pk in page][1:] == [pk for page in before for pk in page]
+
+
+def test_relevance_ordered_deep_pages_fall_back_to_ids_first(anon_client, separate_cache, products, monkeypatch):
+    monkeypatch.setattr(CachedCountPaginator, "DEEP_OFFSET", 3)
+    calls = []
+    original = CachedCountPaginator._ids_first
+    monkeypatch.setattr(CachedCountPaginator, "_ids_first", lambda self, *a: calls.append(a) or original(self, *a))
+
+    response = anon_client.get(reverse("api:product-search"), {"q": "item", "page": 3, "page_size": 3})
+
+    assert response.status_code == 200
+    assert len(ids(response)) == 3
+    assert calls == [(6, 9)]

@@ -1,0 +1,79 @@
+"""The response cache on Redis: a hit is one round trip that also counts the caller's rate limit.
+
+These run where the suite runs against Redis (REDIS_URL set: `.ci/run` does); elsewhere the
+response cache is covered on an in-memory cache by test_caching.py.
+"""
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from app.tests.factories import make_category, make_product
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        "redis" not in django_settings.CACHES["default"]["BACKEND"].lower(),
+        reason="needs REDIS_URL: the one-round-trip hit path is Redis's",
+    ),
+]
+
+PER_REQUEST = {"X-Request-ID", "X-RateLimit-Remaining", "X-Cache"}
+
+
+@pytest.fixture
+def redis_cached(settings):
+    settings.RESPONSE_CACHE = True
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "5/hour"}}  # fmt: skip
+    cache.clear()
+
+
+@pytest.fixture
+def product(seller):
+    return make_product(seller=seller, category=make_category(name="Phones"), name="Phone", price="100.00")
+
+
+def test_a_hit_has_the_same_bytes_and_headers_and_runs_no_sql(redis_cached, anon_client, product):
+    url = reverse("api:product-detail", args=[product.pk])
+    miss = anon_client.get(url, HTTP_ORIGIN="http://localhost:3000")
+    with CaptureQueriesContext(connection) as queries:
+        hit = anon_client.get(url, HTTP_ORIGIN="http://localhost:3000")
+
+    assert miss.status_code == hit.status_code == 200
+    assert hit["X-Cache"] == "hit"
+    assert "X-Cache" not in miss
+    assert hit.content == miss.content
+    assert {k: v for k, v in hit.items() if k not in PER_REQUEST} == {
+        k: v for k, v in miss.items() if k not in PER_REQUEST
+    }
+    assert hit["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert len(queries) == 0
+
+
+def test_each_request_counts_once_whether_hit_or_miss(redis_cached, anon_client, product):
+    responses = [anon_client.get(reverse("api:product-list")) for _ in range(6)]
+
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    assert [r.get("X-Cache") for r in responses[:5]] == [None, "hit", "hit", "hit", "hit"]
+    assert [r["X-RateLimit-Remaining"] for r in responses] == ["4", "3", "2", "1", "0", "0"]
+    assert responses[-1]["Retry-After"]
+
+
+def test_a_write_makes_the_next_read_a_miss(
+    redis_cached, anon_client, seller_client, product, django_capture_on_commit_callbacks
+):
+    url = reverse("api:product-detail", args=[product.pk])
+    anon_client.get(url)
+    assert anon_client.get(url)["X-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert seller_client.patch(url, {"price": "77.00"}, format="json").status_code == 200
+
+    after = anon_client.get(url)
+    assert "X-Cache" not in after
+    assert after.json()["data"]["price"] == "77.00"
+    assert anon_client.get(url)["X-Cache"] == "hit"
