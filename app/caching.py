@@ -3,7 +3,7 @@
 
 - `ResponseCacheMiddleware`: anonymous GETs of catalog reads, stored as ready bytes;
 - `cached_count`: the exact `count` of a list, per filter combination;
-- `remembered`: any such value (the keyset anchors of deep pages).
+- `remembered`: any such value (the category tree, the keyset anchors of deep pages).
 """
 
 import hashlib
@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import parse_etags
 
+from app.models import Category
 from app.throttling import TierRateThrottle, queue_increment, redis_client
 from app.utils import error_body
 
@@ -55,16 +56,25 @@ def catalog_changed() -> None:
 def remembered(key: str, compute):
     """`compute()`, remembered under `key` for this catalog version when the cache is a separate
     store (a write bumps the version, so it is never stale). `key` must name everything the
-    value depends on (path, filters, caller...)."""
+    value depends on (path, filters, caller...). The entry carries its version, so the version
+    and the value come back in one round trip, and an older entry is simply overwritten."""
     if not cache_is_separate_store():
         return compute()
-    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-    key = f"memo:{catalog_version()}:{digest}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, timeout=RESPONSE_TTL)
+    key = f"memo:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+    found = cache.get_many([VERSION_KEY, key])
+    version = found.get(VERSION_KEY) or catalog_version()
+    entry = found.get(key)
+    if entry is not None and entry[0] == version:
+        return entry[1]
+    value = compute()
+    cache.set(key, (version, value), timeout=RESPONSE_TTL)
     return value
+
+
+def category_tree():
+    """The category tree (ids, parents, slugs), remembered per catalog version: resolving a
+    category filter and its descendants costs no query."""
+    return remembered("category-tree", Category.objects.tree)
 
 
 def cached_count(queryset, key: str) -> int:

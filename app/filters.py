@@ -1,13 +1,48 @@
 """django-filter FilterSets: each query parameter a list endpoint takes, validated (bad → 400)."""
 
+import copy
+
 import django_filters
 from django.db.models import Q
+from django.http import QueryDict
 
+from app.caching import category_tree
 from app.models import Category, Product, User
 from app.utils import ApplicationError, UnprocessableError
 
 
-class UserFilter(django_filters.FilterSet):
+class FilterSet(django_filters.FilterSet):
+    """A FilterSet that does its per-class work once per class, not once per request.
+
+    django-filter deep-copies every filter and makes a new form class for each instance, a sixth
+    of a filtered list's time. Filters here keep no per-request state, so an instance gets
+    shallow copies bound to it, and the form class is made once (Django still copies a form's
+    fields for every form it makes).
+    """
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {name: copy.copy(filter_) for name, filter_ in self.base_filters.items()}
+        for filter_ in self.filters.values():
+            filter_.model = queryset.model
+            filter_.parent = self
+            if filter_.method is not None:
+                filter_.method = filter_.method  # its FilterMethod must point at this copy
+
+    def get_form_class(self):
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
+
+
+class UserFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=User.Role.choices)
     search = django_filters.CharFilter(method="filter_search", max_length=100, label="Email or username contains")
 
@@ -19,7 +54,7 @@ class UserFilter(django_filters.FilterSet):
         return queryset.filter(Q(email__icontains=value) | Q(username__icontains=value))
 
 
-class CategoryFilter(django_filters.FilterSet):
+class CategoryFilter(FilterSet):
     parent = django_filters.CharFilter(method="filter_parent", max_length=120, label="Parent category id or slug")
     search = django_filters.CharFilter(
         field_name="name", lookup_expr="icontains", max_length=100, label="Name contains"
@@ -59,7 +94,7 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*ordering, tiebreak)
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(FilterSet):
     """Every product list's filters (contract section 4), combinable."""
 
     category = django_filters.CharFilter(
@@ -96,10 +131,11 @@ class ProductFilter(django_filters.FilterSet):
         return valid
 
     def filter_category(self, queryset, name, value):
-        category = Category.objects.by_ref(value).first()
-        if category is None:
+        tree = category_tree()
+        category_id = tree.resolve(value)
+        if category_id is None:
             raise ApplicationError(details={"category": ["No category with this slug or id."]})
-        return queryset.in_categories(Category.objects.tree().subtree(category.pk))
+        return queryset.in_categories(tree.subtree(category_id))
 
     def filter_seller(self, queryset, name, value):
         seller = User.objects.by_ref(value).first()

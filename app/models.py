@@ -117,12 +117,23 @@ class User(AbstractUser):
 
 
 class CategoryTree:
-    """The whole category tree as `parent -> children` ids, from one query (categories are few)."""
+    """The whole category tree as `parent -> children` ids and `slug -> id`, from one query
+    (categories are few). Plain data: it can be cached."""
 
-    def __init__(self, pairs):
+    def __init__(self, rows):
         self.children: dict = {}
-        for category_id, parent_id in pairs:
+        self.by_slug: dict = {}
+        for category_id, parent_id, slug in rows:
             self.children.setdefault(parent_id, []).append(category_id)
+            self.by_slug[slug] = category_id
+
+    def resolve(self, ref):
+        """The id of the category whose UUID or slug is `ref`, or None."""
+        try:
+            category_id = uuid.UUID(str(ref))
+        except ValueError:
+            return self.by_slug.get(str(ref))
+        return category_id if category_id in self.by_slug.values() else None
 
     def subtree(self, root_id) -> set:
         """`root_id` and every category below it."""
@@ -157,7 +168,7 @@ class CategoryQuerySet(models.QuerySet):
             return self.filter(slug=str(ref))
 
     def tree(self) -> CategoryTree:
-        return CategoryTree(Category.objects.values_list("id", "parent_id"))
+        return CategoryTree(Category.objects.values_list("id", "parent_id", "slug"))
 
     def product_counts(self) -> dict:
         """Active products per category, descendants included: two queries for the whole tree."""

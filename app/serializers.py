@@ -294,6 +294,7 @@ class ProductSerializer(serializers.ModelSerializer):
         fields (which still drive the schema; a test compares the two) from plain rows, without
         model instances or DRF fields per object — most of a list request's time otherwise."""
         absolute = _absolute_url_builder(self.context.get("request"))
+        zone = timezone.get_current_timezone()
         return {
             "id": str(row["id"]),
             "name": row["name"],
@@ -318,14 +319,15 @@ class ProductSerializer(serializers.ModelSerializer):
                 }
                 for image in images
             ],
-            "created_at": _iso(row["created_at"]),
-            "updated_at": _iso(row["updated_at"]),
+            "created_at": _iso(row["created_at"], zone),
+            "updated_at": _iso(row["updated_at"], zone),
         }
 
 
-def _iso(value) -> str:
-    """A datetime as DRF's DateTimeField writes it (ISO 8601, UTC as "Z")."""
-    text = timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
+def _iso(value, zone) -> str:
+    """A datetime as DRF's DateTimeField writes it (ISO 8601 in the current time zone `zone`,
+    UTC as "Z")."""
+    text = value.astimezone(zone).isoformat() if value.utcoffset() is not None else value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 

@@ -283,7 +283,7 @@ class CachedCountPaginator(DjangoPaginator):
     """
 
     DEEP_OFFSET = 1000
-    ANCHOR_EVERY = 500
+    ANCHOR_EVERY = 100
 
     def __init__(self, *args, count_key: str, **kwargs):
         super().__init__(*args, **kwargs)

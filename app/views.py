@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from app import services
+from app.caching import category_tree
 from app.filters import CategoryFilter, ProductFilter, ProductSearchFilter, UserFilter
 from app.models import Category, Product, ProductImage, User
 from app.permissions import IsAdmin, IsOwnerOrAdmin, IsSelfOrAdmin, IsSellerOrAdmin
@@ -317,7 +318,6 @@ class ConditionalMixin:
 
 
 PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
-PRODUCT_READ_ACTIONS = PRODUCT_LIST_ACTIONS | {"retrieve"}
 
 
 class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
@@ -397,7 +397,7 @@ class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
     def products(self, request, pk=None):
         """Active products of this category and every category below it; takes every product filter."""
         category = self.get_object()
-        subtree = Category.objects.tree().subtree(category.pk)
+        subtree = category_tree().subtree(category.pk)
         queryset = self.filter_queryset(Product.objects.active().in_categories(subtree).for_listing())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(
@@ -454,14 +454,18 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         "images": [400, 413, 415, 422],
     }
 
+    # Built once; each request works on a copy (`.all()`), as DRF does with `queryset`.
+    public_rows = Product.objects.active().for_listing()
+    featured_rows = public_rows.featured()
+
     def get_queryset(self):
-        if self.action in PRODUCT_LIST_ACTIONS:
-            products = Product.objects.active()
-            products = products.featured() if self.action == "featured" else products
-        else:
-            products = Product.objects.visible_to(self.request.user)
         # Reads work on rows; writes, images and permission checks on model instances.
-        return products.for_listing() if self.action in PRODUCT_READ_ACTIONS else products
+        if self.action in PRODUCT_LIST_ACTIONS:
+            return (self.featured_rows if self.action == "featured" else self.public_rows).all()
+        if self.action == "retrieve" and not self.request.user.is_authenticated:
+            return self.public_rows.all()
+        products = Product.objects.visible_to(self.request.user)
+        return products.for_listing() if self.action == "retrieve" else products
 
     def read_serializer(self, product):
         if not isinstance(product, dict):  # after a write: read it back as every reader sees it

@@ -164,3 +164,25 @@ def test_cache_off_means_no_hits(settings, anon_client, catalog):
     anon_client.get(url)
 
     assert "X-Cache" not in anon_client.get(url)
+
+
+def test_a_new_category_filters_at_once(
+    cached, anon_client, admin_client_api, catalog, django_capture_on_commit_callbacks
+):
+    """The category tree behind `?category=` is remembered per catalog version, never stale."""
+    list_url = reverse("api:product-list")
+    assert anon_client.get(list_url, {"category": "phones"}).json()["count"] == 1
+    assert anon_client.get(list_url, {"category": "tablets"}).status_code == 400
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = admin_client_api.post(reverse("api:category-list"), {"name": "Tablets", "parent": "phones"})
+    assert created.status_code == 201
+
+    response = anon_client.get(list_url, {"category": "tablets"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        product_url = reverse("api:product-detail", args=[catalog["product"].pk])
+        assert admin_client_api.patch(product_url, {"category": "tablets"}, format="json").status_code == 200
+    assert anon_client.get(list_url, {"category": "tablets"}).json()["count"] == 1
+    assert anon_client.get(list_url, {"category": "phones"}).json()["count"] == 1  # tablets is below phones
