@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -41,3 +42,9 @@ def ids(response) -> list[str]:
 
 def pks(*products) -> list[str]:
     return [str(p.pk) for p in products]
+
+
+def images_query() -> int:
+    """The query a product page spends on its images: none on PostgreSQL, where each row
+    carries them (ProductQuerySet.for_listing), one elsewhere."""
+    return 0 if connection.vendor == "postgresql" else 1
