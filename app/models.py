@@ -14,7 +14,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connections, models
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import JSONObject, Lower
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -227,6 +227,26 @@ PRODUCT_ROW = (
 )  # fmt: skip
 
 
+class JSONBuildObject(models.Func):
+    """PostgreSQL's JSONB_BUILD_OBJECT over columns, each under its own name. Django's JSONObject
+    does the same for any keys, but casts each key: compiling it was a sixth of a product read."""
+
+    function = "JSONB_BUILD_OBJECT"
+    output_field = models.JSONField()
+
+    def __init__(self, *names):
+        super().__init__(*(F(name) for name in names))
+        self.names = names
+
+    def as_sql(self, compiler, connection, **extra_context):
+        pairs, params = [], []
+        for name, column in zip(self.names, self.get_source_expressions(), strict=True):
+            column_sql, column_params = compiler.compile(column)
+            pairs.append(f"'{name}', {column_sql}")  # names are this module's constants, never input
+            params.extend(column_params)
+        return f"{self.function}({', '.join(pairs)})", params
+
+
 class ProductQuerySet(models.QuerySet):
     def active(self):
         """Products anyone may see: active, and sold by an active seller."""
@@ -254,9 +274,7 @@ class ProductQuerySet(models.QuerySet):
             ProductImage.objects.filter(product=OuterRef("pk"))
             .order_by()
             .values("product")
-            .annotate(
-                rows=JSONBAgg(JSONObject(**{name: name for name in IMAGE_ROW}), order_by=("position", "created_at"))
-            )
+            .annotate(rows=JSONBAgg(JSONBuildObject(*IMAGE_ROW), order_by=("position", "created_at")))
             .values("rows")
         )
         return rows.annotate(images=Subquery(images, output_field=models.JSONField()))
