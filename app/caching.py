@@ -53,22 +53,38 @@ def catalog_changed() -> None:
     transaction.on_commit(_bump)
 
 
+def recall(key: str):
+    """(the catalog version, the value remembered under `key` for it, or None), in one round
+    trip: an entry carries its version, and an entry of an older version is no value. Nothing
+    is remembered when the cache is not a separate store: (None, None)."""
+    if not cache_is_separate_store():
+        return None, None
+    found = cache.get_many([VERSION_KEY, _memo_key(key)])
+    version = found.get(VERSION_KEY) or catalog_version()
+    entry = found.get(_memo_key(key))
+    return version, (entry[1] if entry is not None and entry[0] == version else None)
+
+
+def remember(key: str, version, value) -> None:
+    """Keep `value` under `key` for `version` (as `recall` returned it); a newer entry overwrites
+    an older one."""
+    if version is not None:
+        cache.set(_memo_key(key), (version, value), timeout=RESPONSE_TTL)
+
+
 def remembered(key: str, compute):
     """`compute()`, remembered under `key` for this catalog version when the cache is a separate
     store (a write bumps the version, so it is never stale). `key` must name everything the
-    value depends on (path, filters, caller...). The entry carries its version, so the version
-    and the value come back in one round trip, and an older entry is simply overwritten."""
-    if not cache_is_separate_store():
-        return compute()
-    key = f"memo:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
-    found = cache.get_many([VERSION_KEY, key])
-    version = found.get(VERSION_KEY) or catalog_version()
-    entry = found.get(key)
-    if entry is not None and entry[0] == version:
-        return entry[1]
-    value = compute()
-    cache.set(key, (version, value), timeout=RESPONSE_TTL)
+    value depends on (path, filters, caller...)."""
+    version, value = recall(key)
+    if value is None:
+        value = compute()
+        remember(key, version, value)
     return value
+
+
+def _memo_key(key: str) -> str:
+    return f"memo:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
 
 def category_tree():
@@ -77,9 +93,14 @@ def category_tree():
     return remembered("category-tree", Category.objects.tree)
 
 
+def count_key(key: str) -> str:
+    """Where the count of a list named by `key` is remembered."""
+    return f"count|{key}"
+
+
 def cached_count(queryset, key: str) -> int:
     """`queryset.count()`, remembered per catalog version (see `remembered`)."""
-    return remembered(f"count|{key}", queryset.count)
+    return remembered(count_key(key), queryset.count)
 
 
 class ResponseCacheMiddleware:

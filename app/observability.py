@@ -60,6 +60,8 @@ class RequestLogMiddleware:
 
 def _printable(text: str) -> str:
     """Control characters escaped, so a crafted URL cannot forge log lines (cf. CVE-2025-48432)."""
+    if text.isprintable():
+        return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 

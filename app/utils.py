@@ -22,7 +22,7 @@ from django.core.exceptions import (
 )
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
-from django.db.models import ProtectedError, Q, RestrictedError
+from django.db.models import Count, ProtectedError, Q, RestrictedError, Window
 from django.http import Http404, JsonResponse
 from django.utils.functional import cached_property
 from rest_framework import exceptions, status
@@ -296,6 +296,10 @@ class CachedCountPaginator(DjangoPaginator):
         return cached_count(self.object_list, self.count_key)
 
     def page(self, number):
+        if "count" not in self.__dict__ and hasattr(self.object_list, "values_list"):
+            page = self._page_counting_matches(number)
+            if page is not None:
+                return page
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         if bottom < self.DEEP_OFFSET or not hasattr(self.object_list, "values_list"):
@@ -305,6 +309,35 @@ class CachedCountPaginator(DjangoPaginator):
         if rows is None:
             rows = self._ids_first(bottom, top)
         return self._get_page(rows, number, self)
+
+    def _page_counting_matches(self, number):
+        """A list ordered by a computed value (an annotation: search relevance) makes the database
+        read every match to order one page; the count then comes with the page, in the same
+        query (COUNT(*) OVER ()), instead of reading every match twice. None when the ordering
+        is by columns, when the count is remembered already, or when the page holds no row."""
+        from app.caching import count_key, recall, remember
+
+        query = self.object_list.query
+        if not any(isinstance(name, str) and name.lstrip("-") in query.annotations for name in query.order_by):
+            return None
+        version, count = recall(count_key(self.count_key))
+        if count is not None:
+            self.count = count
+            return None
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            return None
+        if number < 1:
+            return None
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list.annotate(matches=Window(Count("pk")))[bottom : bottom + self.per_page])
+        if not rows:
+            return None
+        first = rows[0]
+        self.count = first["matches"] if isinstance(first, dict) else first.matches
+        remember(count_key(self.count_key), version, self.count)
+        return self._get_page(rows, self.validate_number(number), self)
 
     def _from_anchor(self, bottom, top):
         from app.caching import cache_is_separate_store, remembered

@@ -91,14 +91,19 @@ def test_an_anchored_page_is_not_stale_after_a_write(
     assert [pk for page in after for pk in page][1:] == [pk for page in before for pk in page]
 
 
-def test_relevance_ordered_deep_pages_fall_back_to_ids_first(anon_client, separate_cache, products, monkeypatch):
+def test_relevance_ordered_pages_count_in_the_page_query_then_go_ids_first(
+    anon_client, separate_cache, products, monkeypatch, django_assert_num_queries
+):
     monkeypatch.setattr(CachedCountPaginator, "DEEP_OFFSET", 3)
     calls = []
     original = CachedCountPaginator._ids_first
     monkeypatch.setattr(CachedCountPaginator, "_ids_first", lambda self, *a: calls.append(a) or original(self, *a))
+    url, params = reverse("api:product-search"), {"q": "item", "page": 3, "page_size": 3}
 
-    response = anon_client.get(reverse("api:product-search"), {"q": "item", "page": 3, "page_size": 3})
+    first = anon_client.get(url, params)  # no count remembered: it comes with the ranked page
+    again = anon_client.get(url, params)  # remembered: the deep page finds its ids first
 
-    assert response.status_code == 200
-    assert len(ids(response)) == 3
+    assert first.json()["count"] == again.json()["count"] == 31
+    assert ids(first) == ids(again)
+    assert len(ids(first)) == 3
     assert calls == [(6, 9)]
