@@ -121,8 +121,9 @@ class ResponseCacheMiddleware:
         if not self._cacheable_request(request):
             return self.get_response(request)
         key = self._key(request)
+        throttle = TierRateThrottle()
         try:
-            version, entry = self._lookup(request, key)
+            version, entry, count = self._lookup(request, key, throttle)
             version = version or catalog_version()
             hit = self._current(entry, version)
             if hit is None and not cache.add(f"{key}:lock", 1, timeout=LOCK_TTL):
@@ -131,7 +132,7 @@ class ResponseCacheMiddleware:
             logger.warning("Response cache unavailable", exc_info=True)
             return self.get_response(request)
         if hit is not None:
-            return self._throttled(request) or self._replay(request, hit)
+            return self._throttled(request, throttle, count) or self._replay(request, hit)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.has_header("Set-Cookie"):
             # Rendered from data at least as new as `version`: a write since then has bumped the
@@ -158,15 +159,15 @@ class ResponseCacheMiddleware:
         return f"response:{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
 
     @staticmethod
-    def _lookup(request, key):
-        """The catalog version and the entry stored under `key`, in one round trip. On Redis,
-        with the rate-limit counters in the same Redis, the caller's counter goes up in that
-        trip too (the throttle then uses that count instead of counting again)."""
+    def _lookup(request, key, throttle):
+        """The catalog version, the entry stored under `key` and the caller's rate-limit count,
+        in one round trip: on Redis, with the rate-limit counters in the same Redis, the counter
+        goes up in the same trip (and a miss's view then uses that count instead of counting
+        again). Elsewhere the count is None: the throttle counts on its own."""
         client = redis_client(cache)
         if client is None or settings.CACHES["ratelimit"] != settings.CACHES["default"]:
             found = cache.get_many([VERSION_KEY, key])
-            return found.get(VERSION_KEY), found.get(key)
-        throttle = TierRateThrottle()
+            return found.get(VERSION_KEY), found.get(key), None
         counter = throttle.window_key(request)
         pipe = client.pipeline(transaction=False)
         pipe.mget([cache.make_key(VERSION_KEY), cache.make_key(key)])
@@ -174,7 +175,7 @@ class ResponseCacheMiddleware:
         (version, entry), count, _ = pipe.execute()
         request.ratelimit_counted = {counter: count}
         decode = cache.client.decode
-        return (None if version is None else decode(version)), (None if entry is None else decode(entry))
+        return (None if version is None else decode(version)), (None if entry is None else decode(entry)), count
 
     @staticmethod
     def _current(entry, version):
@@ -193,10 +194,9 @@ class ResponseCacheMiddleware:
         return None
 
     @staticmethod
-    def _throttled(request):
+    def _throttled(request, throttle, count):
         """A hit skips the view, not the anonymous rate limit."""
-        throttle = TierRateThrottle()
-        if throttle.allow_request(request, None):
+        if throttle.decide(request, count) if count is not None else throttle.allow_request(request, None):
             return None
         response = JsonResponse(error_body("THROTTLED", "Request was throttled."), status=429)
         response["Retry-After"] = str(int(throttle.wait()))

@@ -961,6 +961,9 @@ make bench-smoke                    # 2,000 products, one 2 s round: checks that
 ```
 
 Or directly: `.venv/bin/python scripts/bench/run.py [--products N] [--rounds 3] [--duration 10] [--smoke]`.
+While working on one path, `--only list,detail` measures just those scenarios (and the floor) and
+writes nothing. A database holds one size: to keep a 1M seed beside the 100k one, give it its own
+database, e.g. `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/ecommerce_bench_1m`.
 It needs PostgreSQL and Redis on 127.0.0.1 (as `.ci/run` starts them) and
 [wrk](https://github.com/wg/wrk), which comes from Debian's `wrk` package: the script installs it with
 `apt-get install wrk` when it is missing (as root, or through sudo). Its chart needs matplotlib
@@ -1013,6 +1016,30 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
 | `search_typo` | `/api/v1/products/search/?q=<typo>` | ≥ 0.02 | ≥ 0.01 |
 | `deep_page` | `/api/v1/products/?page=2500` (the last page when there are fewer) | ≥ 0.1 | ≥ 0.1 |
 | `list p99 / floor p99` | median p99 latency of `list` over the floor's | ≤ 6x | ≤ 6x |
+
+## What makes the read paths fast
+
+- **Response cache, never stale** (`app/caching.py`): anonymous catalog GETs are stored as ready bytes
+  with every header the lower middleware set, keyed by method, host, path and `Accept`; each entry
+  carries the catalog version it was rendered at, a number every catalog write bumps on commit. A hit is
+  one Redis round trip (the version, the entry and the caller's rate-limit counter in one pipeline) high
+  in the middleware stack; a miss takes a short lock so a burst renders once.
+- **Rows, not model instances**: product reads use `Product.objects.for_listing()`, a `values()` query
+  with category and seller joined; on PostgreSQL each row also carries its images (a `JSONB_AGG`
+  subquery), so a page or a detail is one query. The representation is written out by hand from the row
+  (a test holds it equal to the declared serializer fields, which still drive the schema).
+- **Counts exact and cheap**: remembered per filter combination and catalog version; a list ordered by
+  relevance gets its count in the page query (`COUNT(*) OVER ()`), since ranking reads every match anyway.
+- **Deep pages from keyset anchors**: past offset 1,000, a page starts from the sort key of the row
+  before the nearest multiple of 100 rows, found once per catalog version and remembered (page 2,500
+  reads at most 100 index entries instead of 50,000); relevance orderings find their ids first instead.
+- **Search**: a stored, weighted, GIN-indexed `tsvector`; trigram similarity (typo tolerance) only for
+  words no product has, so a real word never drags in and ranks look-alikes.
+- **Per class, not per request**: FilterSets copy their filters shallowly and build their form class
+  once; the product querysets are built once per process and copied per request; the category tree
+  (slugs, parents) is remembered per catalog version, so `?category=` costs no query.
+- Persistent connections with health checks, `hiredis` for Redis replies, covering and partial indexes
+  for each list ordering (`EXPLAIN`ed), `VACUUM ANALYZE` after a bulk seed.
 
 ## Machine
 
