@@ -494,3 +494,23 @@ def test_hidden_products_never_appear_whatever_the_filters(anon_client, hidden_w
     expected = pks(hidden_world["visible"]) if visible else []
     assert ids(response) == expected
     assert response.json()["count"] == len(expected)
+
+
+def test_filtersets_share_their_form_class_but_never_their_state(seller):
+    """The form class is built once per FilterSet class; each instance filters with its own data."""
+    from app.filters import ProductFilter
+    from app.models import Product
+
+    phones, books = make_category(name="Phones"), make_category(name="Books")
+    phone = make_product(seller=seller, category=phones, name="Phone", price=Decimal("300"))
+    book = make_product(seller=seller, category=books, name="Book", price=Decimal("20"))
+
+    first = ProductFilter({"category": "phones"}, queryset=Product.objects.all())
+    second = ProductFilter({"category": "books", "max_price": "50"}, queryset=Product.objects.all())
+
+    assert type(first.form) is type(second.form)
+    assert [p.pk for p in first.qs] == [phone.pk]
+    assert [p.pk for p in second.qs] == [book.pk]
+    assert first.filters["category"] is not second.filters["category"]
+    assert first.filters["category"].parent is first
+    assert second.filters["category"].parent is second
