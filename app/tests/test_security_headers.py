@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from app.middleware import API_CSP, DOCS_CSP
 
@@ -66,6 +67,49 @@ def test_foreign_host_is_refused_and_never_reflected(anon_client):
 
     assert response.status_code == 400
     assert b"evil.example" not in response.content
+
+
+@pytest.fixture
+def response_cache(settings):
+    settings.RESPONSE_CACHE = True
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "headers-cache"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "headers-cache-rl"},
+    }
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    caches["ratelimit"].clear()
+
+
+def test_the_response_cache_never_answers_before_the_https_redirect(anon_client, settings, response_cache):
+    assert anon_client.get("/api/v1/products/").status_code == 200
+    assert anon_client.get("/api/v1/products/")["X-Cache"] == "hit"
+    settings.SECURE_SSL_REDIRECT = True  # read when the middleware is made: a new client makes it
+
+    response = APIClient().get("/api/v1/products/")
+
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+
+
+def test_a_foreign_host_is_refused_with_the_response_cache_on(anon_client, response_cache):
+    assert anon_client.get("/api/v1/products/").status_code == 200
+
+    response = anon_client.get("/api/v1/products/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert "X-Cache" not in response
+    assert b"evil.example" not in response.content
+
+
+def test_a_hit_carries_the_security_headers_of_a_miss(anon_client, response_cache):
+    miss = anon_client.get("/api/v1/products/")
+    hit = anon_client.get("/api/v1/products/")
+
+    assert hit["X-Cache"] == "hit"
+    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Vary"):
+        assert hit[header] == miss[header], header
 
 
 def test_options_is_refused_and_never_offered(anon_client, customer_client, customer):
