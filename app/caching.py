@@ -17,7 +17,7 @@ from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import parse_etags
 
 from app.models import Category
-from app.throttling import TierRateThrottle, queue_increment, redis_client
+from app.throttling import TierRateThrottle, expire_new_window, redis_client
 from app.utils import error_body
 
 logger = logging.getLogger(__name__)
@@ -169,10 +169,12 @@ class ResponseCacheMiddleware:
             found = cache.get_many([VERSION_KEY, key])
             return found.get(VERSION_KEY), found.get(key), None
         counter = throttle.window_key(request)
+        counter_name = caches["ratelimit"].make_key(counter)
         pipe = client.pipeline(transaction=False)
         pipe.mget([cache.make_key(VERSION_KEY), cache.make_key(key)])
-        queue_increment(pipe, caches["ratelimit"].make_key(counter), throttle.period + 1)
-        (version, entry), count, _ = pipe.execute()
+        pipe.incr(counter_name)
+        (version, entry), count = pipe.execute()
+        expire_new_window(client, counter_name, count, throttle.period + 1)
         request.ratelimit_counted = {counter: count}
         decode = cache.client.decode
         return (None if version is None else decode(version)), (None if entry is None else decode(entry)), count

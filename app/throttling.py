@@ -59,9 +59,10 @@ class WindowRateThrottle(BaseThrottle):
         cache = caches["ratelimit"]
         try:
             if client := redis_client(cache):
-                pipe = client.pipeline(transaction=False)
-                queue_increment(pipe, cache.make_key(key), self.period + 1)
-                return pipe.execute()[0]
+                name = cache.make_key(key)
+                count = client.incr(name)
+                expire_new_window(client, name, count, self.period + 1)
+                return count
             try:
                 return cache.incr(key)
             except ValueError:  # first request of the window
@@ -99,11 +100,13 @@ def redis_client(cache):
     return None
 
 
-def queue_increment(pipe, name: str, timeout: int) -> None:
-    """INCR, and an expiry the first time, as two commands of a pipeline: one round trip
-    (django-redis's own incr runs a Lua script, and needs another trip for a new window)."""
-    pipe.incr(name)
-    pipe.expire(name, timeout, nx=True)
+def expire_new_window(client, name: str, count: int, timeout: int) -> None:
+    """After an INCR: a window's first request sets its counter's expiry. Only that request
+    pays a second round trip (django-redis's own incr pays two at every new window, and runs a
+    Lua script each time). Were this call ever lost, the counter would only linger in Redis:
+    its key names its window, so it never counts into the next one."""
+    if count == 1:
+        client.expire(name, timeout)
 
 
 def _record(request, limit, remaining, reset) -> None:

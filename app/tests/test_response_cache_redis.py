@@ -77,3 +77,23 @@ def test_a_write_makes_the_next_read_a_miss(
     assert "X-Cache" not in after
     assert after.json()["data"]["price"] == "77.00"
     assert anon_client.get(url)["X-Cache"] == "hit"
+
+
+@pytest.mark.parametrize("response_cache", [True, False])
+def test_a_window_counter_gets_its_expiry_once(settings, redis_cached, anon_client, product, response_cache):
+    """The first request of a window sets its counter's expiry; the next ones leave it running."""
+    from django.core.cache import caches
+
+    from app.throttling import redis_client
+
+    settings.RESPONSE_CACHE = response_cache
+    client = redis_client(caches["ratelimit"])
+    anon_client.get(reverse("api:product-list"))
+    [counter] = client.keys("*ratelimit:anon:*")
+    first_ttl = client.ttl(counter)
+    client.expire(counter, 1000)  # a later request must not set it again
+    anon_client.get(reverse("api:product-list"))
+
+    assert 0 < first_ttl <= 3601
+    assert 990 < client.ttl(counter) <= 1000
+    assert int(client.get(counter)) == 2
