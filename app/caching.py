@@ -26,6 +26,8 @@ VERSION_KEY = "catalog:version"
 CACHED_PREFIXES = ("/api/v1/products/", "/api/v1/categories/")
 RESPONSE_TTL = 600
 LOCK_TTL = 5
+# Headers about a stored page's body: a 304 or a 429 answered from the cache leaves them out.
+BODY_HEADERS = {"content-type", "content-length", "etag", "allow"}
 
 
 def cache_is_separate_store() -> bool:
@@ -132,7 +134,7 @@ class ResponseCacheMiddleware:
             logger.warning("Response cache unavailable", exc_info=True)
             return self.get_response(request)
         if hit is not None:
-            return self._throttled(request, throttle, count) or self._replay(request, hit)
+            return self._throttled(request, throttle, count, hit[1]) or self._replay(request, hit)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.has_header("Set-Cookie"):
             # Rendered from data at least as new as `version`: a write since then has bumped the
@@ -168,14 +170,15 @@ class ResponseCacheMiddleware:
         if client is None or settings.CACHES["ratelimit"] != settings.CACHES["default"]:
             found = cache.get_many([VERSION_KEY, key])
             return found.get(VERSION_KEY), found.get(key), None
-        counter = throttle.window_key(request)
+        at = time.time()
+        counter = throttle.window_key(request, at)
         counter_name = caches["ratelimit"].make_key(counter)
         pipe = client.pipeline(transaction=False)
         pipe.mget([cache.make_key(VERSION_KEY), cache.make_key(key)])
         pipe.incr(counter_name)
         (version, entry), count = pipe.execute()
+        request.ratelimit_counted = (at, counter, count)
         expire_new_window(client, counter_name, count, throttle.period + 1)
-        request.ratelimit_counted = {counter: count}
         decode = cache.client.decode
         return (None if version is None else decode(version)), (None if entry is None else decode(entry)), count
 
@@ -196,11 +199,15 @@ class ResponseCacheMiddleware:
         return None
 
     @staticmethod
-    def _throttled(request, throttle, count):
-        """A hit skips the view, not the anonymous rate limit."""
+    def _throttled(request, throttle, count, headers):
+        """A hit skips the view, not the anonymous rate limit. The 429 carries the headers the
+        page's own layers set (CSP, Vary, X-Frame-Options...), not those of the page's body."""
         if throttle.decide(request, count) if count is not None else throttle.allow_request(request, None):
             return None
         response = JsonResponse(error_body("THROTTLED", "Request was throttled."), status=429)
+        for name, value in headers.items():
+            if name.lower() not in BODY_HEADERS:
+                response[name] = value
         response["Retry-After"] = str(int(throttle.wait()))
         return response
 
@@ -209,7 +216,9 @@ class ResponseCacheMiddleware:
         content, headers = hit
         etag = headers.get("ETag")
         if etag and etag in parse_etags(request.META.get("HTTP_IF_NONE_MATCH", "")):
-            return HttpResponseNotModified(headers={"ETag": etag})
+            # A 304 carries what the 200 would have, but its body's type and length.
+            kept = {name: value for name, value in headers.items() if name.lower() not in BODY_HEADERS}
+            return HttpResponseNotModified(headers={**kept, "ETag": etag})
         response = HttpResponse(content, headers=headers)
         response["X-Cache"] = "hit"
         return response

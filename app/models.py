@@ -227,6 +227,18 @@ PRODUCT_ROW = (
 )  # fmt: skip
 
 
+TYPO_TOLERANT_WORDS = 10
+
+
+def typo_tolerant_words(terms: str) -> list[str]:
+    """The words of a plain query (at most TYPO_TOLERANT_WORDS words, no web-search operators:
+    `or`, `-word`, a "quoted phrase"), in which a typo may be matched by similarity. A query
+    with operators is searched as written, operators honoured, without typo tolerance."""
+    words = terms.split()
+    plain = all(word.lower() != "or" and not word.startswith("-") and '"' not in word for word in words)
+    return words if plain and len(words) <= TYPO_TOLERANT_WORDS else []
+
+
 class JSONBuildObject(models.Func):
     """PostgreSQL's JSONB_BUILD_OBJECT over columns, each under its own name. Django's JSONObject
     does the same for any keys, but casts each key: compiling it was a sixth of a product read."""
@@ -289,10 +301,11 @@ class ProductQuerySet(models.QuerySet):
         """Products matching `terms`; with `ranked`, best first (a name match before a description match).
 
         PostgreSQL: full-text search on a stored, weighted search vector (name A, description B,
-        GIN-indexed, kept current by the database as a generated column); every word must match.
-        A word the catalog does not have at all (a typo) matches instead by trigram similarity to
-        a word of the name, so "smartphnoe" still finds the smartphone, while a word it does have
-        never drags in look-alikes (ranking those is the costly part of a search).
+        GIN-indexed, kept current by the database as a generated column), web-search syntax
+        (`or`, `-word`, "a phrase"); every word must match. In a plain query (no operators), a word
+        the catalog does not have at all (a typo) matches instead by trigram similarity to a word
+        of the name, so "smartphnoe" still finds the smartphone, while a word it does have never
+        drags in look-alikes (ranking those is the costly part of a search).
         Elsewhere (SQLite): every word must appear in the name or the description, products with
         more words in the name first.
         """
@@ -301,45 +314,48 @@ class ProductQuerySet(models.QuerySet):
         return self._search_portable(terms, ranked)
 
     def _search_postgres(self, terms, ranked):
-        words = terms.split()[:10]
-        unknown = self._unknown_words(words)
         vector = RawSQL('"app_product"."search_vector"', [], output_field=SearchVectorField())
         matches = self.alias(search_vector=vector)
-        if not unknown:
+        words = typo_tolerant_words(terms)
+        kinds = self._word_kinds(words)
+        unknown = [word for word in words if kinds[word] == "unknown"]
+        if not unknown:  # the whole query, with its operators ("or", "-word", "quoted phrase")
             query = SearchQuery(terms, config="english", search_type="websearch")
             matches = matches.filter(search_vector=query)
             relevance = SearchRank(F("search_vector"), query)
-        else:  # one query per word: each known word by its stem, each unknown one by similarity
-            for word in words:
-                if word in unknown:
-                    matches = matches.filter(name__trigram_word_similar=word)
-                else:
-                    matches = matches.filter(search_vector=SearchQuery(word, config="english"))
-            known = " ".join(word for word in words if word not in unknown)
+        else:  # each known word by its stem, each unknown one by similarity; stop words ignored
+            known = [word for word in words if kinds[word] == "known"]
+            for word in known:
+                matches = matches.filter(search_vector=SearchQuery(word, config="english"))
+            for word in unknown:
+                matches = matches.filter(name__trigram_word_similar=word)
             similarity = TrigramWordSimilarity(" ".join(unknown), "name")
-            relevance = SearchRank(F("search_vector"), SearchQuery(known, config="english")) + similarity
+            relevance = SearchRank(F("search_vector"), SearchQuery(" ".join(known), config="english")) + similarity
         if not ranked:
             return matches
         return matches.annotate(relevance=relevance).order_by("-relevance", "-created_at", "-id")
 
-    def _unknown_words(self, words) -> list[str]:
-        """The words no active product has (by their stem): typos, for the search to match by
-        similarity. Stop words ("the", "and") are not unknown: full-text search ignores them."""
+    def _word_kinds(self, words) -> dict:
+        """Each word's kind: "stop" (full-text search ignores it), "known" (an active product has
+        it, by its stem) or "unknown" (a typo: the search matches it by similarity)."""
         if not words:
-            return []
+            return {}
         with connections[self.db].cursor() as cursor:
             cursor.execute(
                 """
-                SELECT word FROM unnest(%s::text[]) AS word
-                WHERE numnode(plainto_tsquery('english', word)) > 0
-                  AND NOT EXISTS (
-                      SELECT 1 FROM app_product
-                      WHERE is_active AND search_vector @@ plainto_tsquery('english', word)
-                  )
+                SELECT word, CASE
+                    WHEN numnode(plainto_tsquery('english', word)) = 0 THEN 'stop'
+                    WHEN EXISTS (
+                        SELECT 1 FROM app_product
+                        WHERE is_active AND search_vector @@ plainto_tsquery('english', word)
+                    ) THEN 'known'
+                    ELSE 'unknown'
+                END
+                FROM unnest(%s::text[]) AS word
                 """,
                 [words],
             )
-            return [word for (word,) in cursor.fetchall()]
+            return dict(cursor.fetchall())
 
     def _search_portable(self, terms, ranked):
         words = terms.split()[:10]

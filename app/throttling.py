@@ -31,19 +31,24 @@ class WindowRateThrottle(BaseThrottle):
     def scope_and_ident(self, request) -> tuple[str, str]:
         raise NotImplementedError
 
-    def window_key(self, request) -> str:
-        """The counter of the caller's current window; sets `limit`, `period` and `reset`."""
+    def window_key(self, request, at: float | None = None) -> str:
+        """The counter of the caller's window at time `at` (now by default); sets `limit`,
+        `period` and `reset`."""
         scope, ident = self.scope_and_ident(request)
         self.limit, self.period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope])
-        window = int(time.time() // self.period)
+        window = int((time.time() if at is None else at) // self.period)
         self.reset = (window + 1) * self.period
         return f"ratelimit:{scope}:{ident}:{window}"
 
     def allow_request(self, request, view):
-        key = self.window_key(request)
-        # The response cache counts a request in the same round trip as its lookup; never twice.
-        counted = getattr(getattr(request, "_request", request), "ratelimit_counted", {})
-        return self.decide(request, counted[key] if key in counted else self._increment(key))
+        # The response cache counts a request in the same round trip as its lookup, and leaves
+        # (when, which counter, its count): the same counter is never counted twice, even when a
+        # window ends between the lookup and the view.
+        counted = getattr(getattr(request, "_request", request), "ratelimit_counted", None)
+        key = self.window_key(request, counted[0] if counted else None)
+        if counted and counted[1] == key:
+            return self.decide(request, counted[2])
+        return self.decide(request, self._increment(key))
 
     def decide(self, request, count: int | None) -> bool:
         """Whether a request that made the window's counter `count` may go on."""

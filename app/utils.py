@@ -284,6 +284,7 @@ class CachedCountPaginator(DjangoPaginator):
 
     DEEP_OFFSET = 1000
     ANCHOR_EVERY = 100
+    COUNTED_PAGES = 1_000_000  # the highest page the count-with-the-page query is asked for
 
     def __init__(self, *args, count_key: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -328,7 +329,7 @@ class CachedCountPaginator(DjangoPaginator):
             number = int(number)
         except (TypeError, ValueError):
             return None
-        if number < 1:
+        if not 1 <= number <= self.COUNTED_PAGES:  # past it, the plain path answers 404 (no huge OFFSET)
             return None
         bottom = (number - 1) * self.per_page
         rows = list(self.object_list.annotate(matches=Window(Count("pk")))[bottom : bottom + self.per_page])

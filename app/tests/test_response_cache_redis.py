@@ -4,6 +4,8 @@ These run where the suite runs against Redis (REDIS_URL set: `.ci/run` does); el
 response cache is covered on an in-memory cache by test_caching.py.
 """
 
+import time
+
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
@@ -97,3 +99,26 @@ def test_a_window_counter_gets_its_expiry_once(settings, redis_cached, anon_clie
     assert 0 < first_ttl <= 3601
     assert 990 < client.ttl(counter) <= 1000
     assert int(client.get(counter)) == 2
+
+
+def test_a_request_is_counted_once_when_its_window_ends_midway(redis_cached, anon_client, product, monkeypatch):
+    """The lookup counts a miss just before a window ends; the view runs just after: no second count."""
+    from types import SimpleNamespace
+
+    from django.core.cache import caches
+
+    from app.throttling import redis_client
+
+    end = (int(time.time()) // 3600 + 1) * 3600  # the anonymous rate here is per hour
+    monkeypatch.setattr("app.caching.time", SimpleNamespace(time=lambda: end - 0.5, sleep=time.sleep))
+    monkeypatch.setattr("app.throttling.time", SimpleNamespace(time=lambda: end + 0.5))
+
+    response = anon_client.get(reverse("api:product-list"))
+
+    client = redis_client(caches["ratelimit"])
+    counters = client.keys("*ratelimit:anon:*")
+    assert response.status_code == 200
+    assert "X-Cache" not in response
+    assert len(counters) == 1
+    assert int(client.get(counters[0])) == 1
+    assert response["X-RateLimit-Remaining"] == "4"

@@ -70,7 +70,7 @@ def test_search_is_public_and_paginated(anon_client, lamps):
     assert ids(anon_client.get(SEARCH, {"q": "lamp", "page_size": 1, "page": 2})) == pks(lamps["in_description"])
 
 
-@pytest.mark.parametrize("page", ["3", "999"])
+@pytest.mark.parametrize("page", ["3", "999", "99999999999999999999"])
 def test_a_search_page_past_the_end_is_404(anon_client, lamps, page):
     assert_error(anon_client.get(SEARCH, {"q": "lamp", "page": page}), 404, "NOT_FOUND")
 
@@ -180,6 +180,30 @@ def test_typo_next_to_a_known_word(anon_client, seller, category):
 
     assert response.status_code == 200
     assert ids(response) == (pks(phone) if connection.vendor == "postgresql" else [])
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("smartphone or tablet", True),  # "or" is an operator, not a word to find
+        ("phone or laptop", True),  # one side of an "or" may be a word the catalog lacks
+        ("smartphone -tablet", True),
+        ("smartphone -tablte", True),  # an excluded word is never matched by similarity
+        ("smartphone -zeta", False),
+        ('"smartphone zeta"', True),
+        ("the smartphnoe", True),  # a stop word beside a typo
+        ("smartphnoe zeta", True),
+    ],
+)
+def test_web_search_operators_and_typos_together(anon_client, seller, category, q, found):
+    phone = make_product(seller=seller, category=category, name="Smartphone Zeta", description="A phone for kids.")
+    make_product(seller=seller, category=category, name="Garden Hose", description="Twenty metres.")
+
+    response = anon_client.get(SEARCH, {"q": q})
+
+    assert response.status_code == 200
+    if connection.vendor == "postgresql":
+        assert ids(response) == (pks(phone) if found else [])
 
 
 def test_a_word_the_catalog_has_does_not_match_look_alikes(anon_client, seller, category):

@@ -5,6 +5,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from app.middleware import API_CSP, DOCS_CSP
+from app.tests.factories import make_product
+from app.tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +112,35 @@ def test_a_hit_carries_the_security_headers_of_a_miss(anon_client, response_cach
     assert hit["X-Cache"] == "hit"
     for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Vary"):
         assert hit[header] == miss[header], header
+
+
+def test_a_304_from_the_cache_keeps_the_security_headers(anon_client, response_cache, seller):
+    product = make_product(seller=seller)
+    url = reverse("api:product-detail", args=[product.pk])
+    miss = anon_client.get(url)
+    assert anon_client.get(url)["X-Cache"] == "hit"
+
+    not_modified = anon_client.get(url, HTTP_IF_NONE_MATCH=miss["ETag"])
+
+    assert not_modified.status_code == 304
+    assert not_modified["ETag"] == miss["ETag"]
+    for header in ("Content-Security-Policy", "X-Frame-Options", "Vary"):
+        assert not_modified[header] == miss[header], header
+    assert "Authorization" in not_modified["Vary"]
+
+
+def test_a_429_from_the_cache_keeps_the_security_headers(anon_client, response_cache, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "2/hour"}}  # fmt: skip
+    miss, hit, refused = (anon_client.get("/api/v1/products/") for _ in range(3))
+
+    assert hit["X-Cache"] == "hit"
+    body = assert_error(refused, 429, "THROTTLED")
+    assert body["success"] is False
+    assert refused["Retry-After"]
+    for header in ("Content-Security-Policy", "X-Frame-Options", "Vary"):
+        assert refused[header] == miss[header], header
+    assert "ETag" not in refused
 
 
 def test_options_is_refused_and_never_offered(anon_client, customer_client, customer):
