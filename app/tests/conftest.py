@@ -1,7 +1,7 @@
 """Shared fixtures: users per role, API clients authenticated with real JWTs, a temp MEDIA_ROOT."""
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from app.models import User
@@ -59,6 +59,24 @@ def seller_client(seller):
 @pytest.fixture
 def admin_client_api(admin_user):
     return client_for(admin_user)
+
+
+@pytest.fixture
+def memory_caches(settings):
+    """The cache and the rate-limit counters in process memory, empty: a store apart from the
+    database, as Redis is (so counts, anchors and pages are remembered), whatever REDIS_URL says."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"},
+        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests-ratelimit"},
+    }
+    caches["default"].clear()
+    caches["ratelimit"].clear()
+
+
+@pytest.fixture
+def response_cache(settings, memory_caches):
+    """Anonymous catalog reads served from the response cache (in memory)."""
+    settings.RESPONSE_CACHE = True
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache, caches
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,17 +16,6 @@ from app.utils import CachedCountPaginator
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("api:product-list")
-LOCMEM = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "deep-pages"},
-    "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "deep-pages-rl"},
-}
-
-
-@pytest.fixture
-def separate_cache(settings):
-    settings.CACHES = LOCMEM  # anchors are remembered only in a store apart from the database
-    cache.clear()
-    caches["ratelimit"].clear()
 
 
 @pytest.fixture
@@ -63,7 +51,7 @@ def anchors_only(monkeypatch):
 
 
 @pytest.mark.parametrize("ordering", [None, "price", "-price", "name", "-name", "created_at", "-created_at"])
-def test_anchored_pages_are_the_offset_pages(anon_client, separate_cache, products, request, ordering):
+def test_anchored_pages_are_the_offset_pages(anon_client, memory_caches, products, request, ordering):
     params = {"ordering": ordering} if ordering else {}
     offset_pages = pages(anon_client, params)
     assert sum(len(page) for page in offset_pages) == 31
@@ -76,7 +64,7 @@ def test_anchored_pages_are_the_offset_pages(anon_client, separate_cache, produc
 
 
 def test_an_anchored_page_is_not_stale_after_a_write(
-    anon_client, separate_cache, products, seller, anchors_only, django_capture_on_commit_callbacks
+    anon_client, memory_caches, products, seller, anchors_only, django_capture_on_commit_callbacks
 ):
     before = pages(anon_client, {})
     with django_capture_on_commit_callbacks(execute=True):
@@ -92,7 +80,7 @@ def test_an_anchored_page_is_not_stale_after_a_write(
 
 
 def test_relevance_ordered_pages_count_in_the_page_query_then_go_ids_first(
-    anon_client, separate_cache, products, monkeypatch, django_assert_num_queries
+    anon_client, memory_caches, products, monkeypatch, django_assert_num_queries
 ):
     monkeypatch.setattr(CachedCountPaginator, "DEEP_OFFSET", 3)
     calls = []

@@ -71,19 +71,6 @@ def test_foreign_host_is_refused_and_never_reflected(anon_client):
     assert b"evil.example" not in response.content
 
 
-@pytest.fixture
-def response_cache(settings):
-    settings.RESPONSE_CACHE = True
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "headers-cache"},
-        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "headers-cache-rl"},
-    }
-    from django.core.cache import caches
-
-    caches["default"].clear()
-    caches["ratelimit"].clear()
-
-
 def test_the_response_cache_never_answers_before_the_https_redirect(anon_client, settings, response_cache):
     assert anon_client.get("/api/v1/products/").status_code == 200
     assert anon_client.get("/api/v1/products/")["X-Cache"] == "hit"

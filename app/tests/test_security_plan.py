@@ -938,16 +938,6 @@ def test_an_upload_cut_off_leaves_no_row_no_file_and_queues_nothing(
     assert snapshot() == before
 
 
-@pytest.fixture
-def response_cache(settings):
-    settings.RESPONSE_CACHE = True
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "plan-r5"},
-        "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "plan-r5-rl"},
-    }
-    caches["default"].clear()
-
-
 def test_private_answers_never_cross_users_through_the_cache(response_cache, world):
     # R5: A reads, then B reads the same URLs; B sees only B, and nothing private is stored.
     a, b = world.users.cust, world.users.cust2
