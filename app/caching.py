@@ -95,14 +95,14 @@ def category_tree():
     return remembered("category-tree", Category.objects.tree)
 
 
-def count_key(key: str) -> str:
+def count_memo_key(key: str) -> str:
     """Where the count of a list named by `key` is remembered."""
     return f"count|{key}"
 
 
 def cached_count(queryset, key: str) -> int:
     """`queryset.count()`, remembered per catalog version (see `remembered`)."""
-    return remembered(count_key(key), queryset.count)
+    return remembered(count_memo_key(key), queryset.count)
 
 
 class ResponseCacheMiddleware:

@@ -316,12 +316,12 @@ class CachedCountPaginator(DjangoPaginator):
         read every match to order one page; the count then comes with the page, in the same
         query (COUNT(*) OVER ()), instead of reading every match twice. None when the ordering
         is by columns, when the count is remembered already, or when the page holds no row."""
-        from app.caching import count_key, recall, remember
+        from app.caching import count_memo_key, recall, remember
 
         query = self.object_list.query
         if not any(isinstance(name, str) and name.lstrip("-") in query.annotations for name in query.order_by):
             return None
-        version, count = recall(count_key(self.count_key))
+        version, count = recall(count_memo_key(self.count_key))
         if count is not None:
             self.count = count
             return None
@@ -337,7 +337,7 @@ class CachedCountPaginator(DjangoPaginator):
             return None
         first = rows[0]
         self.count = first["matches"] if isinstance(first, dict) else first.matches
-        remember(count_key(self.count_key), version, self.count)
+        remember(count_memo_key(self.count_key), version, self.count)
         return self._get_page(rows, self.validate_number(number), self)
 
     def _from_anchor(self, bottom, top):

@@ -318,6 +318,8 @@ class ConditionalMixin:
 
 
 PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
+# What the public reads start from, built once; each request works on a copy (`.all()`).
+PUBLIC_PRODUCT_ROWS = Product.objects.active().for_listing()
 
 
 class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
@@ -398,7 +400,7 @@ class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
         """Active products of this category and every category below it; takes every product filter."""
         category = self.get_object()
         subtree = category_tree().subtree(category.pk)
-        queryset = self.filter_queryset(Product.objects.active().in_categories(subtree).for_listing())
+        queryset = self.filter_queryset(PUBLIC_PRODUCT_ROWS.all().in_categories(subtree))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(
             ProductSerializer(page, many=True, context=self.get_serializer_context()).data
@@ -454,16 +456,14 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         "images": [400, 413, 415, 422],
     }
 
-    # Built once; each request works on a copy (`.all()`), as DRF does with `queryset`.
-    public_rows = Product.objects.active().for_listing()
-    featured_rows = public_rows.featured()
+    featured_rows = PUBLIC_PRODUCT_ROWS.featured()
 
     def get_queryset(self):
         # Reads work on rows; writes, images and permission checks on model instances.
         if self.action in PRODUCT_LIST_ACTIONS:
-            return (self.featured_rows if self.action == "featured" else self.public_rows).all()
+            return (self.featured_rows if self.action == "featured" else PUBLIC_PRODUCT_ROWS).all()
         if self.action == "retrieve" and not self.request.user.is_authenticated:
-            return self.public_rows.all()
+            return PUBLIC_PRODUCT_ROWS.all()
         products = Product.objects.visible_to(self.request.user)
         return products.for_listing() if self.action == "retrieve" else products
 
