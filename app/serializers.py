@@ -11,6 +11,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.functional import cached_property
 from drf_yasg.utils import swagger_serializer_method
 from rest_framework import serializers
 
@@ -290,6 +291,15 @@ class ProductSerializer(serializers.ModelSerializer):
         images = () if "images" in row else ProductImage.objects.of_products([row["id"]]).get(row["id"], ())
         return self.represent(row, images)
 
+    @cached_property
+    def _absolute_url(self):
+        return _absolute_url_builder(self.context.get("request"))
+
+    @cached_property
+    def _zone(self):
+        """The current time zone, looked up once per serializer (once per page), not per row."""
+        return timezone.get_current_timezone()
+
     def represent(self, row, images):
         """The hot path of every product read, written out: the same output as the declared
         fields (which still drive the schema; a test compares the two) from plain rows, without
@@ -297,8 +307,7 @@ class ProductSerializer(serializers.ModelSerializer):
         `images` are the product's image rows, unless the row carries them (PostgreSQL)."""
         if "images" in row:
             images = row["images"] or ()
-        absolute = _absolute_url_builder(self.context.get("request"))
-        zone = timezone.get_current_timezone()
+        absolute, zone = self._absolute_url, self._zone
         return {
             "id": str(row["id"]),
             "name": row["name"],
