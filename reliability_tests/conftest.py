@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,8 +137,7 @@ def base_env(database_url, **extra) -> dict:
 def database():
     """A fresh, migrated, seeded PostgreSQL database; dropped at the end."""
     name = f"reliability_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
+    admin = psycopg.connect(PG_ADMIN, autocommit=True)
     admin.cursor().execute(f"CREATE DATABASE {name}")
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     env = base_env(url)

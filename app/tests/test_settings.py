@@ -4,7 +4,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+
+from app.tests.factories import make_product
 
 
 def _start(**env) -> subprocess.CompletedProcess:
@@ -56,3 +61,46 @@ def test_defaults_without_redis_use_the_shared_database_cache():
         assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 1024 * 1024
+
+
+def _database_options(**env) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "ecommerce_backend.settings",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+            **env,
+        },
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_postgresql_prepares_repeated_statements_unless_told_not_to():
+    assert "'server_side_binding': True" in _database_options(DB_PREPARED_STATEMENTS="true")
+    assert "server_side_binding" not in _database_options(DB_PREPARED_STATEMENTS="false")
+    assert "statement_timeout=5000" in _database_options(DB_PREPARED_STATEMENTS="false")
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.skipif(
+    not connection.settings_dict["OPTIONS"].get("server_side_binding"), reason="DB_PREPARED_STATEMENTS=false"
+)
+def test_a_repeated_product_read_runs_as_a_prepared_statement(anon_client):
+    product = make_product()
+    url = reverse("api:product-detail", args=[product.pk])
+    for _ in range(3):
+        response = anon_client.get(url)
+        assert response.status_code == 200
+        assert response.json()["data"]["id"] == str(product.pk)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ['%"app_product"%'])
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('"app_product"."id" = $1' in statement for statement in prepared), prepared
