@@ -8,7 +8,9 @@
 
 import hashlib
 import logging
+import secrets
 import time
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -35,19 +37,35 @@ def cache_is_separate_store() -> bool:
     return not settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache")
 
 
+# The catalog version read for this request (an anonymous catalog read reads it in the same round
+# trip as its rate-limit counter), or None: `recall` then reads it itself.
+request_version: ContextVar[int | None] = ContextVar("catalog_version", default=None)
+# What this process remembered lately: (one catalog version, {key: value} for it), swapped whole.
+_local: tuple = (None, {})
+LOCAL_MEMO_SIZE = 10_000
+_MISSING = object()
+
+
 def catalog_version() -> int:
     version = cache.get(VERSION_KEY)
     if version is None:
-        cache.add(VERSION_KEY, 1, timeout=None)
-        version = cache.get(VERSION_KEY) or 1
+        cache.add(VERSION_KEY, _fresh_version(), timeout=None)
+        version = cache.get(VERSION_KEY)
     return version
+
+
+def _fresh_version() -> int:
+    """A starting version no earlier store can have used (the cache was emptied or restarted), so
+    nothing remembered for an old version, in a process's memory or elsewhere, is ever taken for
+    the new one."""
+    return secrets.randbits(62)
 
 
 def _bump() -> None:
     try:
         cache.incr(VERSION_KEY)
     except ValueError:  # the key was evicted or never set
-        cache.set(VERSION_KEY, int(time.time()), timeout=None)
+        cache.set(VERSION_KEY, _fresh_version(), timeout=None)
 
 
 def catalog_changed() -> None:
@@ -56,15 +74,28 @@ def catalog_changed() -> None:
 
 
 def recall(key: str):
-    """(the catalog version, the value remembered under `key` for it, or None), in one round
-    trip: an entry carries its version, and an entry of an older version is no value. Nothing
-    is remembered when the cache is not a separate store: (None, None)."""
+    """(the catalog version, the value remembered under `key` for it, or None): an entry carries
+    its version, and an entry of an older version is no value. Nothing is remembered when the
+    cache is not a separate store: (None, None).
+
+    When this request's version is known already (`request_version`), a value this process
+    remembered for that version costs no round trip; otherwise the version and the entry come
+    in one."""
     if not cache_is_separate_store():
         return None, None
+    version = request_version.get()
+    local_version, values = _local
+    if version is not None and version == local_version:
+        value = values.get(key, _MISSING)
+        if value is not _MISSING:
+            return version, value
     found = cache.get_many([VERSION_KEY, _memo_key(key)])
     version = found.get(VERSION_KEY) or catalog_version()
     entry = found.get(_memo_key(key))
-    return version, (entry[1] if entry is not None and entry[0] == version else None)
+    value = entry[1] if entry is not None and entry[0] == version else None
+    if value is not None:
+        _keep_local(key, version, value)
+    return version, value
 
 
 def remember(key: str, version, value) -> None:
@@ -72,6 +103,17 @@ def remember(key: str, version, value) -> None:
     an older one."""
     if version is not None:
         cache.set(_memo_key(key), (version, value), timeout=RESPONSE_TTL)
+        _keep_local(key, version, value)
+
+
+def _keep_local(key: str, version, value) -> None:
+    """Remember in this process too; values of another version (or too many) are dropped."""
+    global _local
+    local_version, values = _local
+    if local_version != version or len(values) >= LOCAL_MEMO_SIZE:
+        values = {}
+        _local = (version, values)
+    values[key] = value
 
 
 def remembered(key: str, compute):
@@ -114,28 +156,44 @@ class ResponseCacheMiddleware:
     come back in one round trip, and an entry of an older version is a miss (then overwritten),
     so a write is never followed by a stale page. A miss takes a short lock so a burst of
     identical requests renders the page once (stampede protection). Off with RESPONSE_CACHE=false.
+
+    With or without it, an anonymous catalog read learns the catalog version in the round trip
+    that counts its rate limit, so what the view recalls for that version (the count, the
+    category tree, anchors) can come from this process's memory without another one.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not self._cacheable_request(request):
+        if not self._anonymous_catalog_read(request):
             return self.get_response(request)
-        key = self._key(request)
+        token = request_version.set(None)
+        try:
+            return self._serve(request)
+        finally:
+            request_version.reset(token)
+
+    def _serve(self, request):
+        key = self._key(request) if settings.RESPONSE_CACHE else None
         throttle = TierRateThrottle()
+        hit = None
         try:
             version, entry, count = self._lookup(request, key, throttle)
             version = version or catalog_version()
-            hit = self._current(entry, version)
-            if hit is None and not cache.add(f"{key}:lock", 1, timeout=LOCK_TTL):
-                hit = self._wait_for(key, version)
+            request_version.set(version)
+            if key is not None:
+                hit = self._current(entry, version)
+                if hit is None and not cache.add(f"{key}:lock", 1, timeout=LOCK_TTL):
+                    hit = self._wait_for(key, version)
         except Exception:  # a cache outage only costs the cache
             logger.warning("Response cache unavailable", exc_info=True)
             return self.get_response(request)
         if hit is not None:
             return self._throttled(request, throttle, count, hit[1]) or self._replay(request, hit)
         response = self.get_response(request)
+        if key is None:
+            return response
         if response.status_code == 200 and not response.streaming and not response.has_header("Set-Cookie"):
             # Rendered from data at least as new as `version`: a write since then has bumped the
             # version, and the next read will render again.
@@ -144,9 +202,11 @@ class ResponseCacheMiddleware:
         return response
 
     @staticmethod
-    def _cacheable_request(request) -> bool:
+    def _anonymous_catalog_read(request) -> bool:
+        """Worth a look in the cache: with the response cache on, or when it is a separate store
+        (the version then serves what the view recalls)."""
         return (
-            settings.RESPONSE_CACHE
+            (settings.RESPONSE_CACHE or cache_is_separate_store())
             and request.method in ("GET", "HEAD")
             and request.path.startswith(CACHED_PREFIXES)
             and "HTTP_AUTHORIZATION" not in request.META
@@ -162,25 +222,27 @@ class ResponseCacheMiddleware:
 
     @staticmethod
     def _lookup(request, key, throttle):
-        """The catalog version, the entry stored under `key` and the caller's rate-limit count,
-        in one round trip: on Redis, with the rate-limit counters in the same Redis, the counter
-        goes up in the same trip (and a miss's view then uses that count instead of counting
-        again). Elsewhere the count is None: the throttle counts on its own."""
+        """The catalog version, the entry stored under `key` (None without a key) and the
+        caller's rate-limit count, in one round trip: on Redis, with the rate-limit counters in
+        the same Redis, the counter goes up in the same trip (and the view then uses that count
+        instead of counting again). Elsewhere the count is None: the throttle counts on its own."""
+        keys = [VERSION_KEY] if key is None else [VERSION_KEY, key]
         client = redis_client(cache)
         if client is None or settings.CACHES["ratelimit"] != settings.CACHES["default"]:
-            found = cache.get_many([VERSION_KEY, key])
+            found = cache.get_many(keys)
             return found.get(VERSION_KEY), found.get(key), None
         at = time.time()
         counter = throttle.window_key(request, at)
         counter_name = caches["ratelimit"].make_key(counter)
         pipe = client.pipeline(transaction=False)
-        pipe.mget([cache.make_key(VERSION_KEY), cache.make_key(key)])
+        pipe.mget([cache.make_key(name) for name in keys])
         pipe.incr(counter_name)
-        (version, entry), count = pipe.execute()
+        (version, *entry), count = pipe.execute()
         request.ratelimit_counted = (at, counter, count)
         expire_new_window(client, counter_name, count, throttle.period + 1)
         decode = cache.client.decode
-        return (None if version is None else decode(version)), (None if entry is None else decode(entry)), count
+        version = None if version is None else decode(version)
+        return version, (decode(entry[0]) if entry and entry[0] is not None else None), count
 
     @staticmethod
     def _current(entry, version):

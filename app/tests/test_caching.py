@@ -186,3 +186,55 @@ def test_a_new_category_filters_at_once(
         assert admin_client_api.patch(product_url, {"category": "tablets"}, format="json").status_code == 200
     assert anon_client.get(list_url, {"category": "tablets"}).json()["count"] == 1
     assert anon_client.get(list_url, {"category": "phones"}).json()["count"] == 1  # tablets is below phones
+
+
+def test_a_known_version_serves_the_remembered_count_from_process_memory(
+    cached, settings, anon_client, catalog, monkeypatch
+):
+    """An anonymous read learns the catalog version with its rate-limit count; the count it then
+    recalls for that version comes from this process, without reading the cache again."""
+    from django.core.cache import caches
+
+    settings.RESPONSE_CACHE = False
+    url = reverse("api:product-list")
+    assert anon_client.get(url).json()["count"] == 1  # counts and remembers
+    read, store = [], caches["default"]
+    real_get_many = store.get_many
+    monkeypatch.setattr(store, "get_many", lambda keys, **kw: read.extend(keys) or real_get_many(keys, **kw))
+
+    with CaptureQueriesContext(connection) as queries:
+        response = anon_client.get(url)
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+    assert read == ["catalog:version"]  # no remembered value was read from the cache
+
+
+def test_an_emptied_cache_never_brings_back_a_count_remembered_in_process(cached, settings, anon_client, catalog):
+    """Redis restarted (or flushed) while the catalog changed: the version starts again from a
+    fresh random number, never from one a process still holds values for."""
+    from django.core.cache import cache
+
+    settings.RESPONSE_CACHE = False
+    url = reverse("api:product-list")
+    assert anon_client.get(url).json()["count"] == 1
+    assert anon_client.get(url).json()["count"] == 1  # served from process memory
+
+    Product.objects.bulk_create([Product(**_copy_of(catalog["product"]))])  # no signal, no bump
+    cache.clear()
+
+    response = anon_client.get(url)
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+
+
+def _copy_of(product) -> dict:
+    return {
+        "name": "Copy",
+        "slug": "copy",
+        "price": product.price,
+        "stock": product.stock,
+        "category": product.category,
+        "seller": product.seller,
+    }
