@@ -14,10 +14,10 @@ from app.utils import ApplicationError, UnprocessableError
 class FilterSet(django_filters.FilterSet):
     """A FilterSet that does its per-class work once per class, not once per request.
 
-    django-filter deep-copies every filter and makes a new form class for each instance, a sixth
-    of a filtered list's time. Filters here keep no per-request state, so an instance gets
-    shallow copies bound to it, and the form class is made once (Django still copies a form's
-    fields for every form it makes).
+    django-filter deep-copies every filter and makes a new form class for each instance, and
+    Django deep-copies every field of each form: together a fifth of a filtered list's time.
+    Filters and filter forms here keep no per-request state, so an instance gets shallow copies
+    of the filters bound to it, the form class is made once, and its forms share its fields.
     """
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
@@ -38,8 +38,19 @@ class FilterSet(django_filters.FilterSet):
     def get_form_class(self):
         cls = type(self)
         if "_form_class" not in cls.__dict__:
-            cls._form_class = super().get_form_class()
+            form_class = super().get_form_class()
+            form_class.base_fields = SharedFields(form_class.base_fields)
+            cls._form_class = form_class
         return cls._form_class
+
+
+class SharedFields(dict):
+    """A form class's fields, shared by its forms. Django deep-copies them for every form in case
+    a form changes its own; a filter form never does (no field here has a queryset or choices
+    set per request), so each form gets a new dict of the same fields."""
+
+    def __deepcopy__(self, memo):
+        return dict(self)
 
 
 class UserFilter(FilterSet):

@@ -514,3 +514,28 @@ def test_filtersets_share_their_form_class_but_never_their_state(seller):
     assert first.filters["category"] is not second.filters["category"]
     assert first.filters["category"].parent is first
     assert second.filters["category"].parent is second
+
+
+def test_filter_forms_share_their_fields_and_nothing_of_one_request_reaches_the_next(anon_client, priced):
+    """Forms of one FilterSet class share its fields (no deep copy per request); a form's data,
+    errors and cleaned values stay its own."""
+    from django.http import QueryDict
+
+    from app.filters import ProductFilter
+
+    bad, good = ProductFilter(QueryDict("min_price=abc")), ProductFilter(QueryDict("min_price=500"))
+    assert bad.form.fields["min_price"] is good.form.fields["min_price"]
+    assert bad.form.fields is not good.form.fields
+
+    assert (
+        "min_price"
+        in assert_error(anon_client.get(LIST, {"min_price": "abc"}), 400, "VALIDATION_ERROR")["error"]["details"]
+    )
+    response = anon_client.get(LIST, {"min_price": "500"})
+    assert response.status_code == 200
+    assert ids(response) == pks(priced["500.00"], priced["500.01"])
+    assert (
+        "min_price"
+        in assert_error(anon_client.get(LIST, {"min_price": "-1"}), 400, "VALIDATION_ERROR")["error"]["details"]
+    )
+    assert ids(anon_client.get(LIST)) == pks(*priced.values())
