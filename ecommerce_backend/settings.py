@@ -149,16 +149,25 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
 )
 
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
-if DATABASES["default"]["ENGINE"].endswith(".postgresql") and DB_STATEMENT_TIMEOUT_MS:
-    # A slow query is cancelled (→ 503) before gunicorn's 30 s timeout kills the worker.
-    # Management commands that need longer (migrate, seed_demo) lift it for their session.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
-if DATABASES["default"]["ENGINE"].endswith(".postgresql") and env_bool("DB_PREPARED_STATEMENTS", True):
-    # psycopg 3 sends parameters apart from the SQL and prepares a statement the connection has
-    # run `prepare_threshold` times: PostgreSQL then skips parsing and planning it, about a third
-    # of a product read's time in the database. Off (DB_PREPARED_STATEMENTS=false) behind a
-    # transaction-mode PgBouncer older than 1.21, which cannot keep prepared statements.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"].endswith(".postgresql"):
+    server_settings = []
+    if DB_STATEMENT_TIMEOUT_MS:
+        # A slow query is cancelled (→ 503) before gunicorn's 30 s timeout kills the worker.
+        # Management commands that need longer (migrate, seed_demo) lift it for their session.
+        server_settings.append(f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
+    if DB_PREPARED_STATEMENTS:
+        # psycopg 3 sends parameters apart from the SQL and prepares a statement the connection
+        # has run `prepare_threshold` times, so PostgreSQL no longer parses it; one without
+        # parameters (a list page) also keeps its plan. One with parameters is still planned for
+        # its values every time (force_custom_plan): a plan made for no value in particular
+        # would walk a whole index for a rare search word, and parse a search query per row.
+        # Off (DB_PREPARED_STATEMENTS=false) behind a transaction-mode PgBouncer older than
+        # 1.21, which cannot keep prepared statements.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
+        server_settings.append("-c plan_cache_mode=force_custom_plan")
+    if server_settings:
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(server_settings)
 elif DATABASES["default"]["ENGINE"].endswith(".sqlite3"):
     # Several processes (gunicorn workers, a Celery worker) share the file: take the write lock
     # at BEGIN and wait for it, rather than failing at once with "database is locked"; WAL lets

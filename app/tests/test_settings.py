@@ -104,3 +104,28 @@ def test_a_repeated_product_read_runs_as_a_prepared_statement(anon_client):
         cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ['%"app_product"%'])
         prepared = [row[0] for row in cursor.fetchall()]
     assert any('"app_product"."id" = $1' in statement for statement in prepared), prepared
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.skipif(
+    not connection.settings_dict["OPTIONS"].get("server_side_binding"), reason="DB_PREPARED_STATEMENTS=false"
+)
+def test_a_prepared_statement_with_parameters_is_planned_for_its_values_every_time(anon_client):
+    """A generic plan knows no word's frequency: for `?search=<rare word>&ordering=-price` it
+    would walk the whole price index. PostgreSQL switches to one after five runs unless told not to."""
+    make_product(name="Quartzite lamp")
+    url = reverse("api:product-list")
+    for _ in range(8):
+        response = anon_client.get(url, {"search": "quartzite", "ordering": "-price"})
+        assert response.status_code == 200
+        assert response.json()["count"] == 1
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%websearch_to_tsquery%"],
+        )
+        plans = cursor.fetchall()
+    assert plans, "the search was not prepared"
+    assert all(generic == 0 and custom >= 6 for generic, custom in plans), plans

@@ -1039,7 +1039,9 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   once; the product querysets are built once per process and copied per request; the category tree
   (slugs, parents) is remembered per catalog version, so `?category=` costs no query.
 - **Prepared statements**: psycopg 3 with server-side binding; a statement a connection has run twice
-  is prepared, so PostgreSQL no longer parses and plans every product read (`DB_PREPARED_STATEMENTS`).
+  is prepared, so PostgreSQL no longer parses it, and a list page (no parameters) keeps its plan; one
+  with parameters is planned for its values every time (`plan_cache_mode=force_custom_plan`), since a
+  generic plan would walk a whole index for a rare search word (`DB_PREPARED_STATEMENTS`).
 - Persistent connections with health checks, `hiredis` for Redis replies, covering and partial indexes
   for each list ordering (`EXPLAIN`ed), `VACUUM ANALYZE` after a bulk seed.
 
