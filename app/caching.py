@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from contextvars import ContextVar
+from time import monotonic
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -40,13 +41,17 @@ def cache_is_separate_store() -> bool:
 # The catalog version read for this request (an anonymous catalog read reads it in the same round
 # trip as its rate-limit counter), or None: `recall` then reads it itself.
 request_version: ContextVar[int | None] = ContextVar("catalog_version", default=None)
-# What this process remembered lately: (one catalog version, {key: value} for it), swapped whole.
-_local: tuple = (None, {})
+# What this process remembered lately: (one catalog version, until when (monotonic clock),
+# {key: value} for it), swapped whole. Its lifetime bounds what a lost version bump can cost.
+_local: tuple = (None, 0.0, {})
 LOCAL_MEMO_SIZE = 10_000
+LOCAL_TTL = 60
 _MISSING = object()
 
 
 def catalog_version() -> int:
+    """The catalog's current version: a random number, replaced by every catalog write. Versions
+    are only compared for equality, never ordered."""
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, _fresh_version(), timeout=None)
@@ -55,17 +60,14 @@ def catalog_version() -> int:
 
 
 def _fresh_version() -> int:
-    """A starting version no earlier store can have used (the cache was emptied or restarted), so
-    nothing remembered for an old version, in a process's memory or elsewhere, is ever taken for
-    the new one."""
+    """A version no earlier state of the store can have had: after a restart, a flush or a
+    restored snapshot, nothing remembered for an old version, in a process's memory or in the
+    cache, is ever taken for the new one (as it could be with a counter)."""
     return secrets.randbits(62)
 
 
 def _bump() -> None:
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:  # the key was evicted or never set
-        cache.set(VERSION_KEY, _fresh_version(), timeout=None)
+    cache.set(VERSION_KEY, _fresh_version(), timeout=None)
 
 
 def catalog_changed() -> None:
@@ -84,8 +86,8 @@ def recall(key: str):
     if not cache_is_separate_store():
         return None, None
     version = request_version.get()
-    local_version, values = _local
-    if version is not None and version == local_version:
+    local_version, until, values = _local
+    if version is not None and version == local_version and monotonic() < until:
         value = values.get(key, _MISSING)
         if value is not _MISSING:
             return version, value
@@ -107,12 +109,14 @@ def remember(key: str, version, value) -> None:
 
 
 def _keep_local(key: str, version, value) -> None:
-    """Remember in this process too; values of another version (or too many) are dropped."""
+    """Remember in this process too, for at most LOCAL_TTL seconds; values of another version
+    (or too many) are dropped."""
     global _local
-    local_version, values = _local
-    if local_version != version or len(values) >= LOCAL_MEMO_SIZE:
+    local_version, until, values = _local
+    now = monotonic()
+    if local_version != version or now >= until or len(values) >= LOCAL_MEMO_SIZE:
         values = {}
-        _local = (version, values)
+        _local = (version, now + LOCAL_TTL, values)
     values[key] = value
 
 

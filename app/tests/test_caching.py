@@ -238,3 +238,58 @@ def _copy_of(product) -> dict:
         "category": product.category,
         "seller": product.seller,
     }
+
+
+def test_a_lost_version_bump_costs_at_most_the_memo_lifetime(cached, settings, anon_client, catalog, monkeypatch):
+    """A write that did not bump the version (a bulk load, a bump lost to a cache timeout) shows
+    once the remembered count expires: in the cache after RESPONSE_TTL, in a process's memory
+    after LOCAL_TTL."""
+    from django.core.cache import cache
+
+    from app import caching
+    from app.caching import VERSION_KEY
+
+    settings.RESPONSE_CACHE = False
+    url = reverse("api:product-list")
+    assert anon_client.get(url).json()["count"] == 1
+    Product.objects.bulk_create([Product(**_copy_of(catalog["product"]))])  # no signal, no bump
+    assert anon_client.get(url).json()["count"] == 1  # remembered, as documented
+
+    version = cache.get(VERSION_KEY)
+    cache.clear()  # the remembered entries expired; the version did not change
+    cache.set(VERSION_KEY, version, timeout=None)
+    later = caching.monotonic() + caching.LOCAL_TTL + 1
+    monkeypatch.setattr(caching, "monotonic", lambda: later)
+
+    response = anon_client.get(url)
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+
+
+def test_a_restored_older_version_never_brings_back_values_of_a_later_one(
+    cached, settings, anon_client, seller_client, catalog, django_capture_on_commit_callbacks
+):
+    """Redis restored from a snapshot holds an older version; the next write must not land on a
+    version some process still remembers values for."""
+    from django.core.cache import cache
+
+    from app.caching import VERSION_KEY
+
+    settings.RESPONSE_CACHE = False
+    url = reverse("api:product-list")
+    anon_client.get(url)
+    snapshot = cache.get(VERSION_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        seller_client.post(
+            url, {"name": "Second", "price": "3.00", "category": catalog["category"].slug}, format="json"
+        )
+    assert anon_client.get(url).json()["count"] == 2  # remembered for the new version
+
+    cache.clear()
+    cache.set(VERSION_KEY, snapshot, timeout=None)  # the restored snapshot
+    with django_capture_on_commit_callbacks(execute=True):
+        seller_client.post(url, {"name": "Third", "price": "4.00", "category": catalog["category"].slug}, format="json")
+
+    response = anon_client.get(url)
+    assert response.status_code == 200
+    assert response.json()["count"] == 3

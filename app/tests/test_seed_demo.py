@@ -46,3 +46,23 @@ def test_bulk_products_top_up_to_the_target_and_no_further():
     call_command("seed_demo", products=150, batch_size=50)
     assert generated.count() == 150
     assert generated.values("slug").distinct().count() == 150
+
+
+def test_a_bulk_load_is_visible_on_the_next_read(
+    memory_caches, settings, anon_client, django_capture_on_commit_callbacks
+):
+    """bulk_create sends no signal: the seed bumps the catalog version itself, so a cached page
+    or a remembered count never outlives it."""
+    settings.RESPONSE_CACHE = True
+    call_command("seed_demo")
+    url = "/api/v1/products/"
+    before = anon_client.get(url).json()["count"]
+    assert anon_client.get(url)["X-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", products=30, batch_size=50)
+
+    response = anon_client.get(url)
+    assert response.status_code == 200
+    assert "X-Cache" not in response
+    assert response.json()["count"] == Product.objects.active().count() > before

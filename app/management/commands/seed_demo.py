@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from app.caching import catalog_changed
 from app.models import Category, Product, User
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -137,6 +138,7 @@ class Command(BaseCommand):
 
         if options["products"]:
             self._bulk_products(options["products"], options["batch_size"], leaves, sellers)
+            catalog_changed()  # bulk_create sends no signal: cached pages and counts must go
 
         self.stdout.write(
             f"Demo logins (password {DEMO_PASSWORD!r}): "
