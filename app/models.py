@@ -162,6 +162,8 @@ class CategoryTree:
 class CategoryQuerySet(models.QuerySet):
     def by_ref(self, ref):
         """Categories whose UUID or slug is `ref` (empty when none)."""
+        if "\x00" in str(ref):  # no slug has one, and PostgreSQL refuses it in a query
+            return self.none()
         try:
             return self.filter(pk=uuid.UUID(str(ref)))
         except ValueError:

@@ -88,9 +88,10 @@ def test_detail_by_uuid_or_slug(anon_client, tree, ref):
     assert data["parent"] == str(tree["electronics"].pk)
 
 
-@pytest.mark.parametrize("ref", ["no-such-slug", "5b1c2d3e-0000-4000-8000-000000000000", "..%2f..%2f"])
+@pytest.mark.parametrize("ref", ["no-such-slug", "5b1c2d3e-0000-4000-8000-000000000000", "..%2f..%2f", "a%00b"])
 def test_unknown_category_is_404(anon_client, ref):
     assert_error(anon_client.get(f"/api/v1/categories/{ref}/"), 404, "NOT_FOUND")
+    assert_error(anon_client.get(f"/api/v1/categories/{ref}/products/"), 404, "NOT_FOUND")
 
 
 def test_detail_etag_and_304(anon_client, tree):
