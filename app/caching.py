@@ -1,5 +1,5 @@
-"""Caching that is never stale: everything cached is keyed by the catalog version, a number bumped
-(after commit) by every write that can change what a catalog read shows.
+"""Caching that is never stale: everything cached is keyed by the catalog version, a random number
+replaced (after commit) by every write that can change what a catalog read shows.
 
 - `ResponseCacheMiddleware`: anonymous GETs of catalog reads, stored as ready bytes;
 - `cached_count`: the exact `count` of a list, per filter combination;
