@@ -151,7 +151,7 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"].endswith(".postgresql"):
-    server_settings = []
+    options, server_settings = DATABASES["default"].setdefault("OPTIONS", {}), []
     if DB_STATEMENT_TIMEOUT_MS:
         # A slow query is cancelled (→ 503) before gunicorn's 30 s timeout kills the worker.
         # Management commands that need longer (migrate, seed_demo) lift it for their session.
@@ -164,10 +164,10 @@ if DATABASES["default"]["ENGINE"].endswith(".postgresql"):
         # would walk a whole index for a rare search word, and parse a search query per row.
         # Off (DB_PREPARED_STATEMENTS=false) behind a transaction-mode PgBouncer older than
         # 1.21, which cannot keep prepared statements.
-        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
+        options.update(server_side_binding=True, prepare_threshold=2)
         server_settings.append("-c plan_cache_mode=force_custom_plan")
     if server_settings:
-        DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(server_settings)
+        options["options"] = " ".join(server_settings)
 elif DATABASES["default"]["ENGINE"].endswith(".sqlite3"):
     # Several processes (gunicorn workers, a Celery worker) share the file: take the write lock
     # at BEGIN and wait for it, rather than failing at once with "database is locked"; WAL lets

@@ -12,10 +12,10 @@ from django.urls import reverse
 from app.tests.factories import make_product
 
 
-def _start(**env) -> subprocess.CompletedProcess:
-    """Load the settings in a fresh process with exactly these overrides."""
+def _start(code: str = "import django; django.setup(); print('started')", **env) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh process with exactly these overrides (and run `code`)."""
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        [sys.executable, "-c", code],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "ecommerce_backend.settings", **env},
         cwd=settings.BASE_DIR,
         capture_output=True,
@@ -64,21 +64,22 @@ def test_defaults_without_redis_use_the_shared_database_cache():
 
 
 def _database_options(**env) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "ecommerce_backend.settings",
-            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
-            **env,
-        },
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = _start(
+        "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused",
+        **env,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def prepared_statements(test):
+    """A test of PostgreSQL's prepared statements, with them on (DB_PREPARED_STATEMENTS)."""
+    test = pytest.mark.skipif(
+        not connection.settings_dict["OPTIONS"].get("server_side_binding"), reason="DB_PREPARED_STATEMENTS=false"
+    )(test)
+    test = pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")(test)
+    return pytest.mark.django_db(test)
 
 
 def test_postgresql_prepares_repeated_statements_unless_told_not_to():
@@ -87,11 +88,7 @@ def test_postgresql_prepares_repeated_statements_unless_told_not_to():
     assert "statement_timeout=5000" in _database_options(DB_PREPARED_STATEMENTS="false")
 
 
-@pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
-@pytest.mark.skipif(
-    not connection.settings_dict["OPTIONS"].get("server_side_binding"), reason="DB_PREPARED_STATEMENTS=false"
-)
+@prepared_statements
 def test_a_repeated_product_read_runs_as_a_prepared_statement(anon_client):
     product = make_product()
     url = reverse("api:product-detail", args=[product.pk])
@@ -106,11 +103,7 @@ def test_a_repeated_product_read_runs_as_a_prepared_statement(anon_client):
     assert any('"app_product"."id" = $1' in statement for statement in prepared), prepared
 
 
-@pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
-@pytest.mark.skipif(
-    not connection.settings_dict["OPTIONS"].get("server_side_binding"), reason="DB_PREPARED_STATEMENTS=false"
-)
+@prepared_statements
 def test_a_prepared_statement_with_parameters_is_planned_for_its_values_every_time(anon_client):
     """A generic plan knows no word's frequency: for `?search=<rare word>&ordering=-price` it
     would walk the whole price index. PostgreSQL switches to one after five runs unless told not to."""
