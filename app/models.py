@@ -7,11 +7,12 @@ shell, bulk insert) can break them. Read queries live in named QuerySet methods 
 
 import uuid
 from pathlib import Path
+from time import monotonic
 
 from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField, TrigramWordSimilarity
 from django.db import connections, models
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import Case, Count, ExpressionWrapper, F, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -246,6 +247,74 @@ def product_images_json() -> RawSQL:
     )
 
 
+def name_lexemes() -> RawSQL:
+    """PostgreSQL: the words of a product's name, as its search vector has them (weight A);
+    the expression of the index of migration 0008."""
+    return RawSQL("""ts_filter("app_product"."search_vector", '{a}')""", [], output_field=SearchVectorField())
+
+
+def _by_relevance(matches, query):
+    """Ranked search matches (PostgreSQL): the products whose name has every word of `query`
+    first, newest first; then the rest by weighted rank (a word in the name counts for more
+    than one in the description), then newest first."""
+    in_name = Q(name_lexemes=query)
+    rank = Case(When(in_name, then=Value(0.0)), default=SearchRank(F("search_vector"), query))
+    return (
+        matches.alias(name_lexemes=name_lexemes())
+        .annotate(in_name=ExpressionWrapper(in_name, output_field=models.BooleanField()), rank=rank)
+        .order_by("-in_name", "-rank", "-created_at", "-id")
+    )
+
+
+# The most common words of the catalog by PostgreSQL's statistics, per database: (until, lexemes).
+_common_lexemes: dict[str, tuple[float, frozenset]] = {}
+COMMON_LEXEMES_TTL = 600
+
+
+def common_lexemes(using: str) -> frozenset:
+    """The lexemes ANALYZE found most often in product search vectors (`most_common_elems`: with
+    the default statistics target, the 1,000 most frequent), read at most once every
+    COMMON_LEXEMES_TTL seconds by each process. They only choose how a search is read, never
+    what it finds, so statistics a little out of date cost speed at worst."""
+    until, lexemes = _common_lexemes.get(using, (0.0, frozenset()))
+    if monotonic() < until:
+        return lexemes
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[] FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'app_product' AND attname = 'search_vector'"
+        )
+        row = cursor.fetchone()
+    lexemes = frozenset(row[0] if row and row[0] else ())
+    _common_lexemes[using] = (monotonic() + COMMON_LEXEMES_TTL, lexemes)
+    return lexemes
+
+
+class TieredMatches:
+    """Search matches in consecutive tiers (querysets, each in its own order), sliced like one
+    list, as a paginator does: a slice reads the tier it falls in, and the next one only when it
+    runs past the end of it. `count()` counts every match, in one query."""
+
+    def __init__(self, matches, tiers):
+        self.matches = matches  # every match, in no order
+        self.tiers = tiers
+
+    def count(self) -> int:
+        return self.matches.count()
+
+    def __getitem__(self, index: slice) -> list:
+        start, stop = index.start or 0, index.stop
+        rows = []
+        for tier in self.tiers:
+            found = list(tier[start:stop])
+            rows += found
+            if len(found) == stop - start or tier is self.tiers[-1]:
+                break
+            size = start + len(found) if found else tier.count()  # this tier ended before `stop`
+            start, stop = max(0, start - size), stop - size
+        return rows
+
+
 def typo_tolerant_words(terms: str) -> list[str]:
     """The words of a plain query (at most TYPO_TOLERANT_WORDS words, no web-search operators:
     `or`, `-word`, a "quoted phrase"), in which a typo may be matched by similarity. A query
@@ -303,38 +372,61 @@ class ProductQuerySet(models.QuerySet):
         return self._search_portable(terms, ranked)
 
     def _search_postgres(self, terms, ranked):
-        vector = RawSQL('"app_product"."search_vector"', [], output_field=SearchVectorField())
-        matches = self.alias(search_vector=vector)
+        search_vector = RawSQL('"app_product"."search_vector"', [], output_field=SearchVectorField())
+        products = self.alias(search_vector=search_vector)
         words = typo_tolerant_words(terms)
         kinds = self._word_kinds(words)
         unknown = [word for word in words if kinds[word] == "unknown"]
         if not unknown:  # the whole query, with its operators ("or", "-word", "quoted phrase")
             query = SearchQuery(terms, config="english", search_type="websearch")
-            matches = matches.filter(search_vector=query)
-            relevance = SearchRank(F("search_vector"), query)
-        else:  # each known word by its stem, each unknown one by similarity; stop words ignored
-            known = [word for word in words if kinds[word] == "known"]
-            for word in known:
-                matches = matches.filter(search_vector=SearchQuery(word, config="english"))
-            for word in unknown:
-                matches = matches.filter(name__trigram_word_similar=word)
-            similarity = TrigramWordSimilarity(" ".join(unknown), "name")
-            relevance = SearchRank(F("search_vector"), SearchQuery(" ".join(known), config="english")) + similarity
+            matches = products.filter(search_vector=query)
+            if not ranked:
+                return matches
+            counted = [kind for kind in kinds.values() if kind != "stop"]
+            if counted and all(kind == "common" for kind in counted):
+                return products._name_matches_first(query)
+            return _by_relevance(matches, query)
+        # Each known word by its stem, each unknown one by similarity; stop words ignored.
+        known = [word for word in words if kinds[word] in ("known", "common")]
+        matches = products
+        for word in known:
+            matches = matches.filter(search_vector=SearchQuery(word, config="english"))
+        for word in unknown:
+            matches = matches.filter(name__trigram_word_similar=word)
         if not ranked:
             return matches
+        similarity = TrigramWordSimilarity(" ".join(unknown), "name")
+        relevance = SearchRank(F("search_vector"), SearchQuery(" ".join(known), config="english")) + similarity
         return matches.annotate(relevance=relevance).order_by("-relevance", "-created_at", "-id")
 
+    def _name_matches_first(self, query) -> "TieredMatches":
+        """Products matching `query`, a plain query of common words, in the order of
+        `_by_relevance`, read as two tiers: the name matches, newest first, then the rest, by
+        rank. A first page reads the newest name matches from the index of creation dates
+        instead of ranking tens of thousands of matches."""
+        matches = self.filter(search_vector=query)
+        in_name = self.alias(name_lexemes=name_lexemes()).filter(name_lexemes=query)  # implies a match
+        elsewhere = matches.alias(name_lexemes=name_lexemes()).exclude(name_lexemes=query)
+        return TieredMatches(matches, [in_name.order_by("-created_at", "-id"), _by_relevance(elsewhere, query)])
+
     def _word_kinds(self, words) -> dict:
-        """Each word's kind: "stop" (full-text search ignores it), "known" (an active product has
-        it, by its stem) or "unknown" (a typo: the search matches it by similarity)."""
+        """Each word's kind: "stop" (full-text search ignores it), "unknown" (no active product
+        has it, by its stem: a typo, which the search matches by similarity), "common" (among
+        the words PostgreSQL's statistics list as the most frequent) or "known".
+
+        A word is looked for in names first: finding a common word there reads a few hundred
+        index entries, where finding it anywhere would read every one of its tens of thousands."""
         if not words:
             return {}
         with connections[self.db].cursor() as cursor:
             cursor.execute(
                 """
-                SELECT word, CASE
+                SELECT word, tsvector_to_array(to_tsvector('english', word)), CASE
                     WHEN numnode(plainto_tsquery('english', word)) = 0 THEN 'stop'
                     WHEN EXISTS (
+                        SELECT 1 FROM app_product
+                        WHERE is_active AND ts_filter(search_vector, '{a}') @@ plainto_tsquery('english', word)
+                    ) OR EXISTS (
                         SELECT 1 FROM app_product
                         WHERE is_active AND search_vector @@ plainto_tsquery('english', word)
                     ) THEN 'known'
@@ -344,7 +436,11 @@ class ProductQuerySet(models.QuerySet):
                 """,
                 [words],
             )
-            return dict(cursor.fetchall())
+            rows = cursor.fetchall()
+        common = common_lexemes(self.db)
+        return {
+            word: "common" if kind == "known" and common.issuperset(lexemes) else kind for word, lexemes, kind in rows
+        }
 
     def _search_portable(self, terms, ranked):
         words = terms.split()[:10]

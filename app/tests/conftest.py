@@ -1,9 +1,12 @@
 """Shared fixtures: users per role, API clients authenticated with real JWTs, a temp MEDIA_ROOT."""
 
+import math
+
 import pytest
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
+from app import models
 from app.models import User
 from app.tests.factories import make_user
 from app.tests.helpers import client_for
@@ -17,6 +20,15 @@ def _media_root(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def common_words(monkeypatch):
+    """The lexemes searches read as common (PostgreSQL's statistics, remembered per process): none,
+    for every test, unless a test adds some; test_search.py reads the real statistics."""
+    common = set()
+    monkeypatch.setattr(models, "_common_lexemes", {"default": (math.inf, common)})
+    return common
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from app import models
 from app.models import User
 from app.tests.factories import make_category, make_product, make_user
 from app.tests.helpers import ago, assert_error, ids, images_query, pks
@@ -140,6 +141,72 @@ def test_single_word_ranks_every_name_match_before_every_description_match(anon_
     assert len(found) == 4
     assert set(found[:2]) == set(pks(audio["both_in_name"], audio["only_headphones"]))
     assert set(found[2:]) == set(pks(audio["split"], audio["both_in_description"]))
+
+
+# --- common words: read in tiers (PostgreSQL) ---------------------------------------------------
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the statistics that make a word common are PostgreSQL's"
+)
+
+
+def every_page(client, q, page_size):
+    body = client.get(SEARCH, {"q": q, "page_size": page_size}).json()
+    pages = -(-body["count"] // page_size)
+    rest = [ids(client.get(SEARCH, {"q": q, "page_size": page_size, "page": n})) for n in range(2, pages + 1)]
+    return body["count"], [[row["id"] for row in body["results"]], *rest]
+
+
+@postgresql_only
+@pytest.mark.parametrize("q", ["headphones", "wireless headphones", "studio headphones", "wireless"])
+@pytest.mark.parametrize("page_size", [1, 2, 3])
+def test_common_words_read_in_tiers_give_the_same_pages(anon_client, audio, common_words, q, page_size):
+    one_query = every_page(anon_client, q, page_size)
+    common_words.update({"wireless", "headphon", "studio"})  # their stems
+
+    assert every_page(anon_client, q, page_size) == one_query
+    assert one_query[0] == len([pk for page in one_query[1] for pk in page]) > 0
+
+
+@postgresql_only
+def test_a_common_word_first_reads_the_name_matches_alone(
+    anon_client, seller, category, common_words, django_assert_num_queries, uncached_path
+):
+    for i in range(4):
+        make_product(seller=seller, category=category, name=f"Lamp {i}", created_at=ago(10 + i))
+        make_product(seller=seller, category=category, name=f"Desk {i}", description="With a lamp.", created_at=ago(i))
+    common_words.add("lamp")
+    params = {"q": "lamp", "page_size": 2}
+
+    # Which words are typos, the count of every match, the page from the name matches alone.
+    with django_assert_num_queries(3) as first:
+        response = anon_client.get(SEARCH, params)
+
+    assert [row["name"] for row in response.json()["results"]] == ["Lamp 0", "Lamp 1"]
+    assert response.json()["count"] == 8
+    where = first.captured_queries[2]["sql"].split("WHERE", 1)[1]
+    assert 'ts_filter("app_product"."search_vector", \'{a}\')) @@' in where
+    assert '("app_product"."search_vector") @@' not in where  # no other test of the words
+    # Page 3 lies past the 4 name matches: their count, then the description matches' page.
+    third = anon_client.get(SEARCH, {**params, "page": 3})
+    assert [row["name"] for row in third.json()["results"]] == ["Desk 0", "Desk 1"]
+
+
+@postgresql_only
+def test_common_lexemes_are_the_statistics_most_common_elements(seller, category, monkeypatch):
+    from django.db import connection as db
+
+    for i in range(30):
+        make_product(seller=seller, category=category, name=f"Lamp {i}", description=f"A shade. Model {i}.")
+    with db.cursor() as cursor:
+        cursor.execute("ANALYZE app_product")
+    monkeypatch.setattr(models, "_common_lexemes", {})  # nothing remembered: read the statistics
+
+    common = models.common_lexemes("default")
+
+    assert {"lamp", "shade", "model"} <= common
+    assert "steel" not in common
+    assert models._common_lexemes["default"][1] is common  # remembered for the next search
 
 
 @pytest.mark.parametrize(
