@@ -266,6 +266,21 @@ def _by_relevance(matches, query):
     )
 
 
+# Each word's lexemes (its stems under PostgreSQL's English configuration, which do not change),
+# as far as this process has seen them.
+_lexemes: dict[str, tuple[str, ...]] = {}
+LEXEMES_MEMO_SIZE = 10_000
+
+
+def _kind_by_lexemes(lexemes, common) -> str | None:
+    """A word's kind where its lexemes decide it: "stop" (none), "common" (all common); else None."""
+    if lexemes is None:
+        return None
+    if not lexemes:
+        return "stop"
+    return "common" if common.issuperset(lexemes) else None
+
+
 # The most common words of the catalog by PostgreSQL's statistics, per database: (until, lexemes).
 _common_lexemes: dict[str, tuple[float, frozenset]] = {}
 COMMON_LEXEMES_TTL = 600
@@ -410,37 +425,34 @@ class ProductQuerySet(models.QuerySet):
         return TieredMatches(matches, [in_name.order_by("-created_at", "-id"), _by_relevance(elsewhere, query)])
 
     def _word_kinds(self, words) -> dict:
-        """Each word's kind: "stop" (full-text search ignores it), "unknown" (no active product
-        has it, by its stem: a typo, which the search matches by similarity), "common" (among
-        the words PostgreSQL's statistics list as the most frequent) or "known".
+        """Each word's kind: "stop" (full-text search ignores it), "common" (among the words
+        PostgreSQL's statistics list as the most frequent), "unknown" (no active product has it,
+        by its stem: a typo, which the search matches by similarity) or "known".
 
-        A word is looked for in names first: finding a common word there reads a few hundred
-        index entries, where finding it anywhere would read every one of its tens of thousands."""
-        if not words:
-            return {}
+        A word whose stems this process has seen before and which is common needs no query:
+        a common word's EXISTS would read every one of its tens of thousands of index entries."""
+        common = common_lexemes(self.db) if words else frozenset()
+        kinds = {word: _kind_by_lexemes(_lexemes.get(word), common) for word in words}
+        unsure = [word for word, kind in kinds.items() if kind is None]
+        if not unsure:
+            return kinds
         with connections[self.db].cursor() as cursor:
             cursor.execute(
                 """
-                SELECT word, tsvector_to_array(to_tsvector('english', word)), CASE
-                    WHEN numnode(plainto_tsquery('english', word)) = 0 THEN 'stop'
-                    WHEN EXISTS (
-                        SELECT 1 FROM app_product
-                        WHERE is_active AND ts_filter(search_vector, '{a}') @@ plainto_tsquery('english', word)
-                    ) OR EXISTS (
-                        SELECT 1 FROM app_product
-                        WHERE is_active AND search_vector @@ plainto_tsquery('english', word)
-                    ) THEN 'known'
-                    ELSE 'unknown'
-                END
+                SELECT word, tsvector_to_array(to_tsvector('english', word)), EXISTS (
+                    SELECT 1 FROM app_product WHERE is_active AND search_vector @@ plainto_tsquery('english', word)
+                )
                 FROM unnest(%s::text[]) AS word
                 """,
-                [words],
+                [unsure],
             )
             rows = cursor.fetchall()
-        common = common_lexemes(self.db)
-        return {
-            word: "common" if kind == "known" and common.issuperset(lexemes) else kind for word, lexemes, kind in rows
-        }
+        if len(_lexemes) + len(rows) > LEXEMES_MEMO_SIZE:
+            _lexemes.clear()
+        for word, lexemes, found in rows:
+            _lexemes[word] = tuple(lexemes)
+            kinds[word] = _kind_by_lexemes(_lexemes[word], common) or ("known" if found else "unknown")
+        return kinds
 
     def _search_portable(self, terms, ranked):
         words = terms.split()[:10]

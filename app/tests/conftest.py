@@ -28,6 +28,7 @@ def common_words(monkeypatch):
     for every test, unless a test adds some; test_search.py reads the real statistics."""
     common = set()
     monkeypatch.setattr(models, "_common_lexemes", {"default": (math.inf, common)})
+    monkeypatch.setattr(models, "_lexemes", {})  # and no word's stems known yet
     return common
 
 
