@@ -378,7 +378,8 @@ class ProductQuerySet(models.QuerySet):
         (`or`, `-word`, "a phrase"); every word must match. In a plain query (no operators), a word
         the catalog does not have at all (a typo) matches instead by trigram similarity to a word
         of the name, so "smartphnoe" still finds the smartphone, while a word it does have never
-        drags in look-alikes (ranking those is the costly part of a search).
+        drags in look-alikes (ranking those is the costly part of a search). Ranked: see
+        `_by_relevance`; a plain query of common words comes as `TieredMatches`, not a queryset.
         Elsewhere (SQLite): every word must appear in the name or the description, products with
         more words in the name first.
         """

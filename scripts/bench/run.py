@@ -1034,7 +1034,12 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   before the nearest multiple of 100 rows, found once per catalog version and remembered (page 2,500
   reads at most 100 index entries instead of 50,000); relevance orderings find their ids first instead.
 - **Search**: a stored, weighted, GIN-indexed `tsvector`; trigram similarity (typo tolerance) only for
-  words no product has, so a real word never drags in and ranks look-alikes.
+  words no product has, so a real word never drags in and ranks look-alikes. Name matches come first,
+  newest first, then the rest by weighted rank. A query of common words (those PostgreSQL's statistics
+  list as the most frequent) is read in these two tiers: its first pages come from a GIN index of the
+  names' words, read newest first, instead of ranking the tens of thousands of products that have the
+  word somewhere in their description; such a word, once this process knows its stems, costs no query
+  to tell it from a typo.
 - **Per class, not per request**: FilterSets copy their filters shallowly and build their form class
   once; the product querysets are built once per process and copied per request; the category tree
   (slugs, parents) is remembered per catalog version, so `?category=` costs no query.
