@@ -6,7 +6,8 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections, transaction
+from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 from django.urls import reverse
 
 from app.tests.factories import make_product
@@ -122,3 +123,56 @@ def test_a_prepared_statement_with_parameters_is_planned_for_its_values_every_ti
         plans = cursor.fetchall()
     assert plans, "the search was not prepared"
     assert all(generic == 0 and custom >= 6 for generic, custom in plans), plans
+
+
+# --- the connection health check (ecommerce_backend/postgresql) ------------------------------------
+
+health_checked = pytest.mark.skipif(connection.vendor != "postgresql", reason="the backend is PostgreSQL's")
+
+
+def _end_from_elsewhere(pid):
+    """End backend `pid` as a restart or an admin would, and wait until it is gone."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+            assert cursor.fetchone() == (True,)
+    finally:
+        other.close()
+
+
+@health_checked
+@pytest.mark.django_db(transaction=True)
+def test_a_sound_idle_connection_passes_the_health_check_without_a_round_trip(monkeypatch):
+    connection.ensure_connection()
+    monkeypatch.setattr(PostgresWrapper, "is_usable", lambda self: pytest.fail("SELECT 1 was sent"))
+
+    assert connection.is_usable() is True
+
+
+@health_checked
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_is_replaced_before_the_next_query():
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    _end_from_elsewhere(pid)
+
+    assert connection.is_usable() is False
+    connection.health_check_done = False  # a new request
+    connection.close_if_health_check_failed()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
+
+
+@health_checked
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_inside_a_transaction_gets_the_full_check(monkeypatch):
+    sent = []
+    monkeypatch.setattr(PostgresWrapper, "is_usable", lambda self: sent.append("SELECT 1") or True)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+        assert connection.is_usable() is True
+    assert sent == ["SELECT 1"]
