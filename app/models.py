@@ -307,8 +307,8 @@ def common_lexemes(using: str) -> frozenset:
 
 class TieredMatches:
     """Search matches in consecutive tiers (querysets, each in its own order), sliced like one
-    list, as a paginator does: a slice reads the tier it falls in, and the next one only when it
-    runs past the end of it. `count()` counts every match, in one query."""
+    list, as a paginator does (`[start:stop]`): a slice reads the tier it falls in, and the next
+    one only when it runs past the end of it. `count()` counts every match, in one query."""
 
     def __init__(self, matches, tiers):
         self.matches = matches  # every match, in no order
@@ -452,7 +452,10 @@ class ProductQuerySet(models.QuerySet):
             _lexemes.clear()
         for word, lexemes, found in rows:
             _lexemes[word] = tuple(lexemes)
-            kinds[word] = _kind_by_lexemes(_lexemes[word], common) or ("known" if found else "unknown")
+            if not found:
+                kinds[word] = "stop" if not lexemes else "unknown"
+            else:
+                kinds[word] = _kind_by_lexemes(_lexemes[word], common) or "known"
         return kinds
 
     def _search_portable(self, terms, ranked):
