@@ -289,8 +289,10 @@ COMMON_LEXEMES_TTL = 600
 def common_lexemes(using: str) -> frozenset:
     """The lexemes ANALYZE found most often in product search vectors (`most_common_elems`: with
     the default statistics target, the 1,000 most frequent), read at most once every
-    COMMON_LEXEMES_TTL seconds by each process. They only choose how a search is read, never
-    what it finds, so statistics a little out of date cost speed at worst."""
+    COMMON_LEXEMES_TTL seconds by each process. They choose how a search is read, and spare a
+    word already found the query that tells it from a typo; they never decide what a search
+    finds, except for a word still common among inactive products that no active product has
+    any more: until ANALYZE drops it, a process that found it before searches it as written."""
     until, lexemes = _common_lexemes.get(using, (0.0, frozenset()))
     if monotonic() < until:
         return lexemes
@@ -335,7 +337,10 @@ def typo_tolerant_words(terms: str) -> list[str]:
     `or`, `-word`, a "quoted phrase"), in which a typo may be matched by similarity. A query
     with operators is searched as written, operators honoured, without typo tolerance."""
     words = terms.split()
-    plain = all(word.lower() != "or" and not word.startswith("-") and '"' not in word for word in words)
+    # PostgreSQL's web-search parser skips these before a word, so "(-shade" and "!-shade" negate too.
+    plain = all(
+        word.lower() != "or" and not word.lstrip("!&|()<").startswith("-") and '"' not in word for word in words
+    )
     return words if plain and len(words) <= TYPO_TOLERANT_WORDS else []
 
 
@@ -430,8 +435,8 @@ class ProductQuerySet(models.QuerySet):
         PostgreSQL's statistics list as the most frequent), "unknown" (no active product has it,
         by its stem: a typo, which the search matches by similarity) or "known".
 
-        A word whose stems this process has seen before and which is common needs no query:
-        a common word's EXISTS would read every one of its tens of thousands of index entries."""
+        A word this process has found before, and which is common, needs no query: a common
+        word's EXISTS would read every one of its tens of thousands of index entries."""
         common = common_lexemes(self.db) if words else frozenset()
         kinds = {word: _kind_by_lexemes(_lexemes.get(word), common) for word in words}
         unsure = [word for word, kind in kinds.items() if kind is None]
@@ -451,11 +456,15 @@ class ProductQuerySet(models.QuerySet):
         if len(_lexemes) + len(rows) > LEXEMES_MEMO_SIZE:
             _lexemes.clear()
         for word, lexemes, found in rows:
-            _lexemes[word] = tuple(lexemes)
-            if not found:
-                kinds[word] = "stop" if not lexemes else "unknown"
+            lexemes = tuple(lexemes)
+            if found or not lexemes:  # a typo stays to be looked up again: the catalog may get the word
+                _lexemes[word] = lexemes
+            if not lexemes:
+                kinds[word] = "stop"
+            elif not found:
+                kinds[word] = "unknown"
             else:
-                kinds[word] = _kind_by_lexemes(_lexemes[word], common) or "known"
+                kinds[word] = "common" if common.issuperset(lexemes) else "known"
         return kinds
 
     def _search_portable(self, terms, ranked):

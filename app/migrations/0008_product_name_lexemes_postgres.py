@@ -2,32 +2,51 @@
 
 Ranked search reads name matches before description matches (`ProductQuerySet.search`). A
 common word is in the descriptions of tens of thousands of products but in the names of a few
-hundred; with this index the first pages of such a search find and rank those few hundred
-without reading the rest. The expression is `name_lexemes()` in models.py (the name's words
-as the search vector has them, weight A), which must stay the same for the index to serve it.
+hundred; with this index the first pages of such a search find those few hundred without
+reading the rest. The expression is `name_lexemes()` in models.py (the name's words as the
+search vector has them, weight A), which must stay the same for the index to serve it.
+
+Built CONCURRENTLY, so product writes go on while a big catalog is indexed (hence not atomic);
+a build that failed half-way leaves an invalid index, which the next run drops and builds again.
 On other databases this migration does nothing.
 """
 
 from django.db import migrations
 
-FORWARD = [
-    "CREATE INDEX IF NOT EXISTS product_name_lexemes_idx ON app_product USING gin (ts_filter(search_vector, '{a}'))",
-]
-
-BACKWARD = ["DROP INDEX IF EXISTS product_name_lexemes_idx"]
+INDEX = "product_name_lexemes_idx"
 
 
-def _run(statements):
+def _on_postgresql(statements):
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute("SET LOCAL statement_timeout = 0")  # indexing a big table takes a while
-            for statement in statements:
-                schema_editor.execute(statement)
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")  # indexing a big table takes a while
+            try:
+                for statement in statements(cursor):
+                    cursor.execute(statement)
+            finally:
+                cursor.execute("RESET statement_timeout")
 
     return run
 
 
+def forward(cursor):
+    cursor.execute("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [INDEX])
+    if (cursor.fetchone() or (False,))[0]:
+        yield f"DROP INDEX CONCURRENTLY {INDEX}"
+    yield (
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} "
+        "ON app_product USING gin (ts_filter(search_vector, '{a}'))"
+    )
+
+
+def backward(cursor):
+    yield f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}"
+
+
 class Migration(migrations.Migration):
+    atomic = False
     dependencies = [("app", "0007_product_covering_indexes_postgres")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
+    operations = [migrations.RunPython(_on_postgresql(forward), _on_postgresql(backward), elidable=False)]
