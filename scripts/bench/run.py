@@ -1047,8 +1047,11 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   is prepared, so PostgreSQL no longer parses it, and a list page (no parameters) keeps its plan; one
   with parameters is planned for its values every time (`plan_cache_mode=force_custom_plan`), since a
   generic plan would walk a whole index for a rare search word (`DB_PREPARED_STATEMENTS`).
-- Persistent connections with health checks, `hiredis` for Redis replies, covering and partial indexes
-  for each list ordering (`EXPLAIN`ed), `VACUUM ANALYZE` after a bulk seed.
+- Persistent connections with health checks that cost no round trip while a connection is sound: an
+  idle connection the server ended has its error or end of stream waiting on the socket, and only then,
+  or inside a transaction, does Django's `SELECT 1` run (`ecommerce_backend/postgresql`).
+- `hiredis` for Redis replies, covering and partial indexes for each list ordering (`EXPLAIN`ed),
+  `VACUUM ANALYZE` after a bulk seed.
 
 ## Machine
 
