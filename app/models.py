@@ -405,7 +405,7 @@ class ProductQuerySet(models.QuerySet):
                 return matches
             counted = [kind for kind in kinds.values() if kind != "stop"]
             if counted and all(kind == "common" for kind in counted):
-                return products._name_matches_first(query)
+                return products._name_matches_first(matches, query)
             return _by_relevance(matches, query)
         # Each known word by its stem, each unknown one by similarity; stop words ignored.
         known = [word for word in words if kinds[word] in ("known", "common")]
@@ -420,12 +420,11 @@ class ProductQuerySet(models.QuerySet):
         relevance = SearchRank(F("search_vector"), SearchQuery(" ".join(known), config="english")) + similarity
         return matches.annotate(relevance=relevance).order_by("-relevance", "-created_at", "-id")
 
-    def _name_matches_first(self, query) -> "TieredMatches":
-        """Products matching `query`, a plain query of common words, in the order of
+    def _name_matches_first(self, matches, query) -> "TieredMatches":
+        """`matches` of `query`, a plain query of common words, in the order of
         `_by_relevance`, read as two tiers: the name matches, newest first, then the rest, by
         rank. A first page reads the newest name matches from the index of creation dates
         instead of ranking tens of thousands of matches."""
-        matches = self.filter(search_vector=query)
         in_name = self.alias(name_lexemes=name_lexemes()).filter(name_lexemes=query)  # implies a match
         elsewhere = matches.alias(name_lexemes=name_lexemes()).exclude(name_lexemes=query)
         return TieredMatches(matches, [in_name.order_by("-created_at", "-id"), _by_relevance(elsewhere, query)])
@@ -457,14 +456,11 @@ class ProductQuerySet(models.QuerySet):
             _lexemes.clear()
         for word, lexemes, found in rows:
             lexemes = tuple(lexemes)
-            if found or not lexemes:  # a typo stays to be looked up again: the catalog may get the word
-                _lexemes[word] = lexemes
-            if not lexemes:
-                kinds[word] = "stop"
-            elif not found:
+            if lexemes and not found:  # a typo, looked up again next time: the catalog may get the word
                 kinds[word] = "unknown"
             else:
-                kinds[word] = "common" if common.issuperset(lexemes) else "known"
+                _lexemes[word] = lexemes
+                kinds[word] = _kind_by_lexemes(lexemes, common) or "known"
         return kinds
 
     def _search_portable(self, terms, ranked):
