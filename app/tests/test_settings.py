@@ -64,6 +64,32 @@ def test_defaults_without_redis_use_the_shared_database_cache():
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 1024 * 1024
 
 
+def _cache_prefixes(database_url: str, **env) -> tuple[str, str]:
+    result = _start(
+        "from django.conf import settings; c = settings.CACHES; "
+        "print(c['default']['KEY_PREFIX'], c['ratelimit']['KEY_PREFIX'])",
+        DATABASE_URL=database_url,
+        REDIS_URL="redis://127.0.0.1:6379/15",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    default, ratelimit = result.stdout.split()
+    return default, ratelimit
+
+
+def test_apps_on_different_databases_sharing_a_redis_never_share_cache_entries():
+    """Cached counts and the category tree are keyed by a catalog version, which does not name
+    the database: without a prefix of its own, an app would take another database's entries."""
+    production, counters = _cache_prefixes("postgres://postgres@127.0.0.1:5432/shop")
+    staging, _ = _cache_prefixes("postgres://postgres@127.0.0.1:5432/shop_staging")
+    again, _ = _cache_prefixes("postgres://postgres@127.0.0.1:5432/shop")
+
+    assert production != staging
+    assert production == again  # every process of one app agrees
+    assert counters == production  # rate limits share the cache's round trip (same store, same keys)
+    assert _cache_prefixes("postgres://postgres@127.0.0.1:5432/shop", CACHE_KEY_PREFIX="blue")[0] == "blue"
+
+
 def _database_options(**env) -> str:
     result = _start(
         "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))",
