@@ -1,5 +1,6 @@
 """Settings come from the environment and refuse an unsafe production configuration."""
 
+import datetime
 import os
 import subprocess
 import sys
@@ -8,9 +9,13 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
+from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.urls import reverse
+from psycopg.postgres import types
+from psycopg.pq import Format
 
 from app.tests.factories import make_product
+from ecommerce_backend.postgresql.base import UTCTimestamptzLoader
 
 
 def _start(code: str = "import django; django.setup(); print('started')", **env) -> subprocess.CompletedProcess:
@@ -202,3 +207,43 @@ def test_a_connection_inside_a_transaction_gets_the_full_check(monkeypatch):
 
         assert connection.is_usable() is True
     assert sent == ["SELECT 1"]
+
+
+# --- timestamps read by psycopg's native loader (ecommerce_backend/postgresql) ---------------------
+
+
+def _read_timestamps(cursor) -> list:
+    cursor.execute(
+        "SELECT created_at, updated_at, TIMESTAMPTZ '1999-12-31 23:59:59.999999+05:30' FROM app_product ORDER BY id"
+    )
+    return cursor.fetchall()
+
+
+@health_checked
+@pytest.mark.django_db
+def test_timestamps_read_natively_are_the_aware_utc_datetimes_djangos_loader_gives():
+    make_product()
+    make_product()
+    with connection.cursor() as cursor:
+        native = _read_timestamps(cursor)
+        register_tzloader(connection.timezone, cursor.cursor)  # Django's own loader, on this cursor only
+        by_django = _read_timestamps(cursor)
+
+    assert connection.connection.adapters.get_loader(types["timestamptz"].oid, Format.TEXT) is UTCTimestamptzLoader
+    assert len(native) == 2
+    assert native == by_django
+    assert all(value.tzinfo is datetime.UTC for row in native for value in row)
+    assert native[0][2] == datetime.datetime(1999, 12, 31, 18, 29, 59, 999999, tzinfo=datetime.UTC)
+
+
+@health_checked
+@pytest.mark.django_db
+def test_without_time_zone_support_timestamps_are_naive_as_django_makes_them(settings):
+    make_product()
+    settings.USE_TZ = False  # Django resets the connection's time zone; its loader takes over
+
+    with connection.cursor() as cursor:
+        rows = _read_timestamps(cursor)
+
+    assert all(value.tzinfo is None for row in rows for value in row)
+    assert rows[0][2] == datetime.datetime(1999, 12, 31, 18, 29, 59, 999999, tzinfo=datetime.UTC).replace(tzinfo=None)
