@@ -14,7 +14,7 @@ from django.urls import reverse
 from psycopg.postgres import types
 from psycopg.pq import Format
 
-from app.tests.factories import make_product
+from app.tests.factories import make_category, make_product
 from ecommerce_backend.postgresql.base import UTCTimestamptzLoader
 
 
@@ -154,6 +154,32 @@ def test_a_prepared_statement_with_parameters_is_planned_for_its_values_every_ti
         plans = cursor.fetchall()
     assert plans, "the search was not prepared"
     assert all(generic == 0 and custom >= 6 for generic, custom in plans), plans
+
+
+@prepared_statements
+def test_a_category_list_is_planned_once_per_category_not_at_every_request(anon_client):
+    """The category's ids are literals in the SQL (models.category_in): each category's list is a
+    statement of its own, which the connection prepares and PostgreSQL plans once."""
+    lamps, chairs = make_category(name="Lamps"), make_category(name="Chairs")
+    make_product(category=lamps, name="Desk lamp")
+    make_product(category=chairs, name="Armchair")
+    url = reverse("api:product-list")
+    for _ in range(4):
+        for category, name in ((lamps, "Desk lamp"), (chairs, "Armchair")):
+            response = anon_client.get(url, {"category": category.slug, "ordering": "-price"})
+            assert response.status_code == 200
+            assert [product["name"] for product in response.json()["results"]] == [name]
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%"category_id" IN (%'],
+        )
+        plans = cursor.fetchall()
+    for category in (lamps, chairs):
+        mine = [(generic, custom) for statement, generic, custom in plans if str(category.pk) in statement]
+        assert mine, plans
+        assert all(custom == 0 and generic >= 1 for generic, custom in mine), mine
 
 
 # --- the connection health check (ecommerce_backend/postgresql) ------------------------------------
