@@ -85,12 +85,9 @@ def recall(key: str):
     in one."""
     if not cache_is_separate_store():
         return None, None
-    version = request_version.get()
-    local_version, until, values = _local
-    if version is not None and version == local_version and monotonic() < until:
-        value = values.get(key, _MISSING)
-        if value is not _MISSING:
-            return version, value
+    value = recall_here(key, _MISSING)
+    if value is not _MISSING:
+        return request_version.get(), value
     found = cache.get_many([VERSION_KEY, _memo_key(key)])
     version = found.get(VERSION_KEY) or catalog_version()
     entry = found.get(_memo_key(key))
@@ -98,6 +95,23 @@ def recall(key: str):
     if value is not None:
         _keep_local(key, version, value)
     return version, value
+
+
+def recall_here(key: str, default=None):
+    """What this process remembers under `key` for this request's catalog version (see
+    `request_version`), else `default`: never a round trip."""
+    version = request_version.get()
+    local_version, until, values = _local
+    if version is None or version != local_version or monotonic() >= until:
+        return default
+    return values.get(key, default)
+
+
+def remember_here(key: str, value) -> None:
+    """Keep `value` under `key` for this request's catalog version, in this process only."""
+    version = request_version.get()
+    if version is not None:
+        _keep_local(key, version, value)
 
 
 def remember(key: str, version, value) -> None:

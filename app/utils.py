@@ -314,14 +314,17 @@ class CachedCountPaginator(DjangoPaginator):
     def _page_counting_matches(self, number):
         """A list ordered by a computed value (an annotation: search relevance) makes the database
         read every match to order one page; the count then comes with the page, in the same
-        query (COUNT(*) OVER ()), instead of reading every match twice. None when the ordering
-        is by columns, when the count is remembered already, or when the page holds no row."""
-        from app.caching import count_memo_key, recall, remember
+        query (COUNT(*) OVER ()), instead of reading every match twice. The count is remembered
+        by this process only, for its next pages: looking it up in the shared cache would cost
+        each new search a round trip, for a count that costs little more than its page. None
+        when the ordering is by columns, when this process remembers the count, or when the
+        page holds no row."""
+        from app.caching import count_memo_key, recall_here, remember_here
 
         query = self.object_list.query
         if not any(isinstance(name, str) and name.lstrip("-") in query.annotations for name in query.order_by):
             return None
-        version, count = recall(count_memo_key(self.count_key))
+        count = recall_here(count_memo_key(self.count_key))
         if count is not None:
             self.count = count
             return None
@@ -337,7 +340,7 @@ class CachedCountPaginator(DjangoPaginator):
             return None
         first = rows[0]
         self.count = first["matches"] if isinstance(first, dict) else first.matches
-        remember(count_memo_key(self.count_key), version, self.count)
+        remember_here(count_memo_key(self.count_key), self.count)
         return self._get_page(rows, self.validate_number(number), self)
 
     def _from_anchor(self, bottom, top):

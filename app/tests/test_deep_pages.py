@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import caches
 from django.urls import reverse
 from django.utils import timezone
 
@@ -95,3 +96,22 @@ def test_relevance_ordered_pages_count_in_the_page_query_then_go_ids_first(
     assert ids(first) == ids(again)
     assert len(ids(first)) == 3
     assert calls == [(6, 9)]
+
+
+
+def test_a_new_ranked_search_takes_its_count_from_its_page_not_from_the_shared_cache(
+    anon_client, memory_caches, products
+):
+    """Looking the count of each new search up in the shared cache would cost a round trip, and
+    storing it another: it comes with the ranked page, and this process remembers it for the
+    search's next pages."""
+    url = reverse("api:product-search")
+    first = anon_client.get(url, {"q": "item", "page_size": 3})
+    stored = list(caches["default"]._cache)  # the keys the shared cache holds after it
+
+    second = anon_client.get(url, {"q": "item", "page": 2, "page_size": 3})
+
+    assert first.status_code == second.status_code == 200
+    assert first.json()["count"] == second.json()["count"] == 31
+    assert set(ids(first)).isdisjoint(ids(second))
+    assert not [key for key in stored if ":memo:" in key]
