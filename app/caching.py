@@ -245,20 +245,21 @@ class ResponseCacheMiddleware:
         the same Redis, the counter goes up in the same trip (and the view then uses that count
         instead of counting again). Elsewhere the count is None: the throttle counts on its own."""
         keys = [VERSION_KEY] if key is None else [VERSION_KEY, key]
-        client = redis_client(cache)
+        store = caches["default"]  # once: the `cache` proxy looks it up again at every use
+        client = redis_client(store)
         if client is None or settings.CACHES["ratelimit"] != settings.CACHES["default"]:
-            found = cache.get_many(keys)
+            found = store.get_many(keys)
             return found.get(VERSION_KEY), found.get(key), None
         at = time.time()
         counter = throttle.window_key(request, at)
-        counter_name = caches["ratelimit"].make_key(counter)
+        counter_name = store.make_key(counter)  # the counters' store has the same settings: the same key
         pipe = client.pipeline(transaction=False)
-        pipe.mget([cache.make_key(name) for name in keys])
+        pipe.mget([store.make_key(name) for name in keys])
         pipe.incr(counter_name)
         (version, *entry), count = pipe.execute()
         request.ratelimit_counted = (at, counter, count)
         expire_new_window(client, counter_name, count, throttle.period + 1)
-        decode = cache.client.decode
+        decode = store.client.decode
         version = None if version is None else decode(version)
         return version, (decode(entry[0]) if entry and entry[0] is not None else None), count
 
