@@ -276,14 +276,15 @@ class CachedCountPaginator(DjangoPaginator):
     - the exact count is remembered per filter combination and catalog version (caching.py);
     - a deep page (offset ≥ DEEP_OFFSET) starts from a keyset anchor: the sort key of the row
       just before the nearest multiple of ANCHOR_EVERY rows, found once per catalog version and
-      remembered, so page 2,500 reads at most ANCHOR_EVERY index entries instead of 50,000;
+      remembered (a page's last row is remembered as the anchor after it, so reading page after
+      page finds none), and page 2,500 reads at most ANCHOR_EVERY index entries, not 50,000;
     - where no anchor can help (an ordering by relevance, or no separate cache), it first finds
       the page's ids with a narrow query the database answers from an index alone, then loads
       just those rows.
     """
 
     DEEP_OFFSET = 1000
-    ANCHOR_EVERY = 100
+    ANCHOR_EVERY = 20  # the default page size: such a page starts right at its anchor
     COUNTED_PAGES = 1_000_000  # the highest page the count-with-the-page query is asked for
 
     def __init__(self, *args, count_key: str, **kwargs):
@@ -344,7 +345,7 @@ class CachedCountPaginator(DjangoPaginator):
         return self._get_page(rows, self.validate_number(number), self)
 
     def _from_anchor(self, bottom, top):
-        from app.caching import cache_is_separate_store, remembered
+        from app.caching import cache_is_separate_store, remember, remembered, request_version
 
         ordering = keyset_ordering(self.object_list)
         if ordering is None or not cache_is_separate_store():
@@ -354,12 +355,21 @@ class CachedCountPaginator(DjangoPaginator):
             return list(self.object_list[bottom:top])
         fields = [name.lstrip("-") for name in ordering]
         anchor = remembered(
-            f"anchor|{self.count_key}|{ordering}|{start}",
+            self._anchor_key(ordering, start),
             lambda: list(self.object_list.values_list(*fields)[start - 1 : start]),
         )
         if not anchor:  # fewer rows than the count said: the catalog changed meanwhile
             return None
-        return list(self.object_list.filter(rows_after(ordering, anchor[0]))[bottom - start : top - start])
+        rows = list(self.object_list.filter(rows_after(ordering, anchor[0]))[bottom - start : top - start])
+        if top % self.ANCHOR_EVERY == 0 and len(rows) == top - bottom:
+            # The page's last row is the anchor at `top`: read page by page, no page computes one.
+            last = rows[-1]
+            key = tuple(last[name] if isinstance(last, dict) else getattr(last, name) for name in fields)
+            remember(self._anchor_key(ordering, top), request_version.get(), [key])
+        return rows
+
+    def _anchor_key(self, ordering, position) -> str:
+        return f"anchor|{self.count_key}|{ordering}|{position}"
 
     def _ids_first(self, bottom, top):
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])

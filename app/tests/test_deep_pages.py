@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -98,7 +100,6 @@ def test_relevance_ordered_pages_count_in_the_page_query_then_go_ids_first(
     assert calls == [(6, 9)]
 
 
-
 def test_a_new_ranked_search_takes_its_count_from_its_page_not_from_the_shared_cache(
     anon_client, memory_caches, products
 ):
@@ -115,3 +116,20 @@ def test_a_new_ranked_search_takes_its_count_from_its_page_not_from_the_shared_c
     assert first.json()["count"] == second.json()["count"] == 31
     assert set(ids(first)).isdisjoint(ids(second))
     assert not [key for key in stored if ":memo:" in key]
+
+
+def test_reading_page_after_page_computes_no_anchor_after_the_first(anon_client, memory_caches, products, request):
+    """Each deep page remembers its last row as the anchor of the page after it."""
+    offset_pages = pages(anon_client, {})  # pages of 3, before any anchor
+    request.getfixturevalue("anchors_only")
+    params = {"page_size": 6}
+    anon_client.get(LIST, {**params, "page": 2})  # the first deep page finds its anchor (row 6)
+
+    with CaptureQueriesContext(connection) as first_visit:
+        third = anon_client.get(LIST, {**params, "page": 3})
+    with CaptureQueriesContext(connection) as again:
+        anon_client.get(LIST, {**params, "page": 3})
+
+    assert third.status_code == 200
+    assert ids(third) == offset_pages[4] + offset_pages[5]
+    assert len(first_visit) == len(again)  # no query for an anchor: page 2 left it
