@@ -1,8 +1,8 @@
 """HTTP endpoints. Views only declare and delegate: queries live in models, writes in services."""
 
 import hashlib
-import json
 
+import orjson
 from django.conf import settings
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import parse_etags
@@ -288,7 +288,7 @@ class UserViewSet(
 
 def representation_etag(data) -> str:
     """A strong ETag of what the client would receive: any visible change changes it."""
-    payload = json.dumps(data, sort_keys=True, default=str).encode()
+    payload = orjson.dumps(data, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return f'"{hashlib.sha256(payload).hexdigest()[:32]}"'
 
 

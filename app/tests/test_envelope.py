@@ -2,13 +2,21 @@
 
 import json
 import logging
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.renderers import JSONRenderer
+from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
 from app.models import Category
 from app.tests.factories import make_category
 from app.tests.helpers import assert_error, client_for
+from app.utils import EnvelopeRenderer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("app.tests.urls")]
 
@@ -177,3 +185,28 @@ def test_404_outside_drf_is_json_too(anon_client):
     response = anon_client.get("/definitely-not-here/")
 
     assert_error(response, 404, "NOT_FOUND")
+
+
+def test_the_json_is_byte_for_byte_what_drfs_renderer_writes():
+    """The envelope renderer writes with orjson; a client sees the bytes DRF's encoder would send."""
+    data = {
+        "success": True,
+        "text": 'Ünïcödé "quoted" \\ back\nslash\t\x00\x1f\x7f \u2028 \u2029 😀 </script>',
+        "numbers": [0, -1, 2**53, 2**63 - 1, True, False, None],
+        "decimal": Decimal("19.90"),
+        "uuid": UUID("12345678-1234-5678-1234-567812345678"),
+        "when": [datetime(2026, 11, 27, 23, 47, 1, 32640, tzinfo=UTC), date(2026, 11, 27), timedelta(hours=1)],
+        "lazy": gettext_lazy("Not found."),
+        "error": ErrorDetail("This field is required.", code="required"),
+        "nested": ReturnDict({"list": ReturnList([{"a": 1}], serializer=None), 7: "int key"}, serializer=None),
+        "empty": [{}, [], ""],
+    }
+
+    assert EnvelopeRenderer().render(data) == JSONRenderer().render(data)
+
+
+def test_pretty_printing_still_follows_the_accept_header(anon_client):
+    response = anon_client.get(reverse("api:health"), HTTP_ACCEPT="application/json; indent=4")
+
+    assert response.status_code == 200
+    assert response.content.startswith(b'{\n    "success": true,\n')
