@@ -247,7 +247,10 @@ class EnvelopeRenderer(JSONRenderer):
             data = {"success": True, "data": data, "message": _message_for(renderer_context)}
         if data is None or self.get_indent(accepted_media_type, renderer_context or {}) is not None:
             return super().render(data, accepted_media_type, renderer_context)
-        return compact_json(data)
+        try:
+            return compact_json(data)
+        except orjson.JSONEncodeError:  # what only Python's json writes (an int beyond 64 bits)
+            return super().render(data, accepted_media_type, renderer_context)
 
 
 _DRF_ENCODER = encoders.JSONEncoder()
@@ -383,10 +386,18 @@ class CachedCountPaginator(DjangoPaginator):
         rows = list(self.object_list.filter(rows_after(ordering, anchor[0]))[bottom - start : top - start])
         if top % self.ANCHOR_EVERY == 0 and len(rows) == top - bottom:
             # The page's last row is the anchor at `top`: read page by page, no page computes one.
-            last = rows[-1]
-            key = tuple(last[name] if isinstance(last, dict) else getattr(last, name) for name in fields)
-            remember(self._anchor_key(ordering, top), request_version.get(), [key])
+            key = self._sort_key(rows[-1], fields)
+            if key is not None:
+                remember(self._anchor_key(ordering, top), request_version.get(), [key])
         return rows
+
+    def _sort_key(self, row, fields) -> tuple | None:
+        """`row`'s values of `fields` as `values_list(*fields)` gives them (a foreign key as its
+        id), from a dict of a `values()` query or a model instance; None when a dict lacks one."""
+        if isinstance(row, dict):
+            return tuple(row[name] for name in fields) if all(name in row for name in fields) else None
+        meta = self.object_list.model._meta
+        return tuple(getattr(row, meta.get_field(name).attname) for name in fields)
 
     def _anchor_key(self, ordering, position) -> str:
         return f"anchor|{self.count_key}|{ordering}|{position}"

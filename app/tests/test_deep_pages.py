@@ -133,3 +133,21 @@ def test_reading_page_after_page_computes_no_anchor_after_the_first(anon_client,
     assert third.status_code == 200
     assert ids(third) == offset_pages[4] + offset_pages[5]
     assert len(first_visit) == len(again)  # no query for an anchor: page 2 left it
+
+
+def test_anchored_pages_of_model_instances_are_the_offset_pages(anon_client, memory_caches, request):
+    """The category list pages model instances (not rows): its anchors, found or left by the page
+    before, give the same pages as offsets."""
+    for i in range(13):
+        make_category(name=f"Shelf {i % 5}-{i:02d}")
+    url = reverse("api:category-list")
+
+    def category_pages():
+        return [ids(anon_client.get(url, {"page": page, "page_size": 3})) for page in range(1, 6)]
+
+    offset_pages = category_pages()
+    request.getfixturevalue("anchors_only")
+    first, again = category_pages(), category_pages()
+
+    assert sum(len(page) for page in offset_pages) == 13
+    assert first == again == offset_pages
