@@ -249,10 +249,18 @@ class EnvelopeRenderer(JSONRenderer):
             return super().render(data, accepted_media_type, renderer_context)
         try:
             return compact_json(data)
-        except orjson.JSONEncodeError:  # what only Python's json writes (an int beyond 64 bits)
-            return super().render(data, accepted_media_type, renderer_context)
+        except orjson.JSONEncodeError:  # an int beyond 64 bits, a lone surrogate echoed from input...
+            return _ASCII_RENDERER.render(data, accepted_media_type, renderer_context)
 
 
+class _AsciiJSONRenderer(JSONRenderer):
+    """DRF's renderer, non-ASCII escaped: it writes what orjson refuses (a lone surrogate that
+    came in as `\\ud800` in a request's JSON is then sent back as written, not a 500)."""
+
+    ensure_ascii = True
+
+
+_ASCII_RENDERER = _AsciiJSONRenderer()
 _DRF_ENCODER = encoders.JSONEncoder()
 # Datetimes and dataclasses go to DRF's encoder too, so that they look as DRF writes them.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
@@ -260,7 +268,9 @@ _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATAC
 
 def compact_json(data) -> bytes:
     """`data` as DRF's JSONRenderer writes it (compact, UTF-8, U+2028 and U+2029 escaped), by
-    orjson; what orjson does not know (Decimal, lazy strings, datetimes...) by DRF's encoder."""
+    orjson; what orjson does not know (Decimal, lazy strings, datetimes...) by DRF's encoder.
+    A float (none in this API's payloads) is written in orjson's shortest form, which for some
+    exponents differs from Python's (`1e-7` for `1e-07`)."""
     body = orjson.dumps(data, default=_DRF_ENCODER.default, option=_ORJSON_OPTIONS)
     return body.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
 
@@ -368,7 +378,7 @@ class CachedCountPaginator(DjangoPaginator):
         return self._get_page(rows, self.validate_number(number), self)
 
     def _from_anchor(self, bottom, top):
-        from app.caching import cache_is_separate_store, remember, remembered, request_version
+        from app.caching import cache_is_separate_store, recall, recall_here, remember
 
         ordering = keyset_ordering(self.object_list)
         if ordering is None or not cache_is_separate_store():
@@ -377,18 +387,19 @@ class CachedCountPaginator(DjangoPaginator):
         if start == 0:  # before the first anchor: a short offset
             return list(self.object_list[bottom:top])
         fields = [name.lstrip("-") for name in ordering]
-        anchor = remembered(
-            self._anchor_key(ordering, start),
-            lambda: list(self.object_list.values_list(*fields)[start - 1 : start]),
-        )
+        version, anchor = recall(self._anchor_key(ordering, start))
+        if anchor is None:
+            anchor = list(self.object_list.values_list(*fields)[start - 1 : start])
+            remember(self._anchor_key(ordering, start), version, anchor)
         if not anchor:  # fewer rows than the count said: the catalog changed meanwhile
             return None
         rows = list(self.object_list.filter(rows_after(ordering, anchor[0]))[bottom - start : top - start])
-        if top % self.ANCHOR_EVERY == 0 and len(rows) == top - bottom:
+        following = self._anchor_key(ordering, top)
+        if top % self.ANCHOR_EVERY == 0 and len(rows) == top - bottom and recall_here(following) is None:
             # The page's last row is the anchor at `top`: read page by page, no page computes one.
             key = self._sort_key(rows[-1], fields)
             if key is not None:
-                remember(self._anchor_key(ordering, top), request_version.get(), [key])
+                remember(following, version, [key])
         return rows
 
     def _sort_key(self, row, fields) -> tuple | None:
@@ -447,12 +458,12 @@ class EnvelopePagination(PageNumberPagination):
     max_page_size = 100
 
     def paginate_queryset(self, queryset, request, view=None):
-        # What the count depends on: the URL path, its filters (not the page), and the caller.
+        # What the count depends on: the URL path, its filters (not the page), and the caller. A
+        # repeated parameter keeps its values in their order: a filter reads the last one.
         filters = sorted(
-            (name, value)
+            (name, values)
             for name, values in request.query_params.lists()
             if name not in (self.page_query_param, self.page_size_query_param)
-            for value in values
         )
         caller = request.user.pk if request.user.is_authenticated else None
         self.django_paginator_class = partial(CachedCountPaginator, count_key=f"{request.path}|{filters}|{caller}")

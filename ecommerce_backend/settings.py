@@ -5,7 +5,6 @@ Every variable is listed with its default and meaning in `.env.example` and in t
 Secure by default: `DEBUG` is off unless asked for, and production refuses the development key.
 """
 
-import hashlib
 import hmac
 import os
 import warnings
@@ -135,15 +134,6 @@ TEMPLATES = [
 # ---------------------------------------------------------------------------
 
 
-def database_key_prefix(database: dict) -> str:
-    """A cache key prefix naming the database: two deployments (or a staging and a production
-    database) that share one Redis never take each other's entries for their own. What is
-    cached (counts, the category tree, pages) is keyed by a catalog version that only says
-    which state of *a* database it was read from."""
-    name = "|".join(str(database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME"))
-    return hashlib.sha256(name.encode()).hexdigest()[:12]
-
-
 # Persistent connections (a new connection per request costs more than the request itself),
 # checked before reuse so the app recovers by itself after the database comes back.
 DATABASES = {
@@ -198,7 +188,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", database_key_prefix(DATABASES["default"])),
+            # Apps on different databases that share one Redis must each have their own: the
+            # catalog version that keys what is cached does not name the database.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX"),
             "OPTIONS": {
                 # A cache outage must slow nothing down and break nothing: short timeouts,
                 # and errors are logged and treated as misses.

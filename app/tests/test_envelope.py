@@ -13,7 +13,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
-from app.models import Category
+from app.models import Category, User
 from app.tests.factories import make_category
 from app.tests.helpers import assert_error, client_for
 from app.utils import EnvelopeRenderer
@@ -212,3 +212,16 @@ def test_pretty_printing_still_follows_the_accept_header(anon_client):
 
     assert response.status_code == 200
     assert response.content.startswith(b'{\n    "success": true,\n')
+
+
+def test_a_lone_surrogate_sent_in_json_is_answered_not_a_500(anon_client):
+    """JSON may spell a lone surrogate (`\\ud800`); echoed in an error, it is sent back escaped."""
+    body = '{"email": "a@example.com", "username": "ada", "password": "pl4id-Unicorn-rides", "role": "\\ud800"}'
+    response = anon_client.post(reverse("api:register"), body, content_type="application/json")
+
+    assert response.status_code == 400
+    error = json.loads(response.content)["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "role" in error["details"]
+    assert response.content.isascii()  # the surrogate went back escaped
+    assert not User.objects.filter(username="ada").exists()

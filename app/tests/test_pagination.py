@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from app.models import Category
-from app.tests.helpers import assert_error
+from app.tests.factories import make_category, make_product
+from app.tests.helpers import assert_error, ids
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("app.tests.urls")]
 
@@ -80,3 +81,21 @@ def test_deep_pages_are_the_same_rows_in_the_same_order(anon_client, monkeypatch
 
     assert deep == shallow
     assert [c["name"] for c in deep[0]["results"]][:2] == ["Deep 0028", "Deep 0029"]
+
+
+def test_a_repeated_parameter_in_another_order_is_counted_apart(anon_client, memory_caches, seller):
+    """A filter reads a repeated parameter's last value: `?category=a&category=b` and
+    `?category=b&category=a` are different lists, and neither takes the other's remembered count."""
+    lamps, chairs = make_category(name="Lamps"), make_category(name="Chairs")
+    for i in range(3):
+        make_product(seller=seller, category=lamps, name=f"Lamp {i}")
+    for i in range(5):
+        make_product(seller=seller, category=chairs, name=f"Chair {i}")
+    url = reverse("api:product-list")
+
+    chairs_last = anon_client.get(f"{url}?category=lamps&category=chairs")
+    lamps_last = anon_client.get(f"{url}?category=chairs&category=lamps")
+
+    assert chairs_last.status_code == lamps_last.status_code == 200
+    assert (chairs_last.json()["count"], len(ids(chairs_last))) == (5, 5)
+    assert (lamps_last.json()["count"], len(ids(lamps_last))) == (3, 3)
