@@ -133,7 +133,6 @@ TEMPLATES = [
 # Database and cache
 # ---------------------------------------------------------------------------
 
-
 # Persistent connections (a new connection per request costs more than the request itself),
 # checked before reuse so the app recovers by itself after the database comes back.
 DATABASES = {
