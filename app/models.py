@@ -11,6 +11,7 @@ from time import monotonic
 
 from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField, TrigramWordSimilarity
+from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.expressions import RawSQL
@@ -364,6 +365,58 @@ def typo_tolerant_words(terms: str) -> list[str]:
         word.lower() != "or" and not word.lstrip("!&|()<").startswith("-") and '"' not in word for word in words
     )
     return words if plain and len(words) <= TYPO_TOLERANT_WORDS else []
+
+
+class RowByPk:
+    """`rows.get(pk=key)` for a values() queryset `rows`, its SQL compiled once per database.
+
+    Between two detail reads only the key changes, yet building and compiling a product row's
+    query (sixteen columns, two joins, the images) costs more Python than sending it and reading
+    its row (0.4 ms against 0.25 ms, measured). So the query is compiled once, with a stand-in
+    key, and each read puts its key where the stand-in was and converts the row's values as
+    Django's values() does. `rows` must not change afterwards (module-level querysets are built
+    once)."""
+
+    _STAND_IN = uuid.UUID(int=0)
+
+    def __init__(self, rows):
+        self.rows = rows
+        self._compiled = {}  # alias → (sql, params, where the key goes, names, converters)
+
+    def get(self, key, using: str | None = None) -> dict | None:
+        """The row with primary key `key` (as a URL has it), or None: none, or not a valid key."""
+        using = using or self.rows.db
+        pk = self.rows.model._meta.pk
+        try:
+            key = pk.to_python(key)
+        except ValidationError:
+            return None
+        compiled = self._compiled.get(using) or self._compile(using)
+        sql, params, at, names, converters = compiled
+        connection = connections[using]
+        params = [*params[:at], pk.get_db_prep_value(key, connection), *params[at + 1 :]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        row = list(row)
+        for position, (functions, expression) in converters.items():
+            for convert in functions:
+                row[position] = convert(row[position], expression, connection)
+        return dict(zip(names, row, strict=True))
+
+    def _compile(self, using: str):
+        query = self.rows.filter(pk=self._STAND_IN).query
+        compiler = query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        stand_in = self.rows.model._meta.pk.get_db_prep_value(self._STAND_IN, compiler.connection)
+        if list(params).count(stand_in) != 1:  # the key must be the query's only such parameter
+            raise ValueError("RowByPk: the stand-in key is not one parameter of the query")
+        names = list(query.selected or [*query.extra_select, *query.values_select, *query.annotation_select])
+        converters = compiler.get_converters([column for column, _, _ in compiler.select[: compiler.col_count]])
+        self._compiled[using] = compiled = (sql, tuple(params), list(params).index(stand_in), names, converters)
+        return compiled
 
 
 class ProductQuerySet(models.QuerySet):

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from app import services
 from app.caching import category_tree
 from app.filters import CategoryFilter, ProductFilter, ProductSearchFilter, UserFilter
-from app.models import Category, Product, ProductImage, User
+from app.models import Category, Product, ProductImage, RowByPk, User
 from app.permissions import IsAdmin, IsOwnerOrAdmin, IsSelfOrAdmin, IsSellerOrAdmin
 from app.schema import envelope
 from app.serializers import (
@@ -320,6 +320,8 @@ class ConditionalMixin:
 PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
 # What the public reads start from, built once; each request works on a copy (`.all()`).
 PUBLIC_PRODUCT_ROWS = Product.objects.active().for_listing()
+# An anonymous product detail: one of those rows by id, its SQL compiled once.
+PUBLIC_PRODUCT_BY_PK = RowByPk(PUBLIC_PRODUCT_ROWS)
 
 
 class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
@@ -462,10 +464,18 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         # Reads work on rows; writes, images and permission checks on model instances.
         if self.action in PRODUCT_LIST_ACTIONS:
             return (self.featured_rows if self.action == "featured" else PUBLIC_PRODUCT_ROWS).all()
-        if self.action == "retrieve" and not self.request.user.is_authenticated:
-            return PUBLIC_PRODUCT_ROWS.all()
         products = Product.objects.visible_to(self.request.user)
         return products.for_listing() if self.action == "retrieve" else products
+
+    def get_object(self):
+        # The hot path, an anonymous detail: a public row by id, from SQL compiled once.
+        if self.action == "retrieve" and not self.request.user.is_authenticated:
+            row = PUBLIC_PRODUCT_BY_PK.get(self.kwargs["pk"])
+            if row is None:
+                raise NotFound()
+            self.check_object_permissions(self.request, row)
+            return row
+        return super().get_object()
 
     def read_serializer(self, product):
         if not isinstance(product, dict):  # after a write: read it back as every reader sees it

@@ -217,6 +217,35 @@ def test_etag_of_the_seller_does_not_open_a_hidden_product(anon_client, seller_c
     assert_error(anon_client.get(detail(product), HTTP_IF_NONE_MATCH=etag), 404, "NOT_FOUND")
 
 
+def test_row_by_pk_reads_what_the_public_rows_read(seller, category):
+    """An anonymous detail runs SQL compiled once (RowByPk): the row must be the one the queryset
+    reads, images and converted values included, and a row no public read may see is None."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+
+    from app.models import ProductImage, RowByPk
+    from app.views import PUBLIC_PRODUCT_ROWS
+
+    by_pk = RowByPk(PUBLIC_PRODUCT_ROWS)
+    plain = make_product(seller=seller, category=category, sku=None, description="")
+    pictured = make_product(seller=seller, category=category, sku="X-2", price=Decimal("1234567.89"))
+    for alt_text, position in (("front", 3), ("back", 1)):
+        image = ProductImage(product=pictured, alt_text=alt_text, position=position)
+        image.image.save(f"{alt_text}.jpg", ContentFile(b"x"), save=True)
+    hidden = make_product(seller=seller, category=category, is_active=False)
+    of_inactive_seller = make_product(category=category, seller=make_user(role=User.Role.SELLER, is_active=False))
+
+    for product in (plain, pictured):
+        row = by_pk.get(str(product.pk))
+        assert row == PUBLIC_PRODUCT_ROWS.get(pk=product.pk)
+        assert row["id"] == product.pk
+        assert row["price"] == product.price
+    for ref in (hidden.pk, of_inactive_seller.pk, uuid.uuid4(), "not-a-uuid", "0"):
+        assert by_pk.get(str(ref)) is None
+    assert len(by_pk._compiled) == 1  # compiled once for this database, then reused
+
+
 @pytest.mark.parametrize("path", ["not-a-uuid", "0", "5b1c2d3e-0000-4000-8000-000000000000"])
 def test_unknown_or_malformed_id_is_404(anon_client, path):
     assert_error(anon_client.get(f"/api/v1/products/{path}/"), 404, "NOT_FOUND")
