@@ -321,7 +321,7 @@ PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
 # What the public reads start from, built once; each request works on a copy (`.all()`).
 PUBLIC_PRODUCT_ROWS = Product.objects.active().for_listing()
 # An anonymous product detail: one of those rows by id, its SQL compiled once.
-PUBLIC_PRODUCT_BY_PK = RowByPk(PUBLIC_PRODUCT_ROWS)
+PUBLIC_PRODUCT_BY_PK = RowByPk(Product.objects.public_rows_by_subquery())
 
 
 class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
