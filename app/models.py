@@ -6,6 +6,7 @@ shell, bulk insert) can break them. Read queries live in named QuerySet methods 
 """
 
 import uuid
+import weakref
 from pathlib import Path
 from time import monotonic
 
@@ -17,6 +18,7 @@ from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.db.models.query import ValuesIterable
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -372,17 +374,21 @@ class RowByPk:
     """`rows.get(pk=key)` for a values() queryset `rows`, its SQL compiled once per database.
 
     Between two detail reads only the key changes, yet building and compiling a product row's
-    query (sixteen columns, two joins, the images) costs more Python than sending it and reading
-    its row (0.4 ms against 0.25 ms, measured). So the query is compiled once, with a stand-in
-    key, and each read puts its key where the stand-in was and converts the row's values as
-    Django's values() does. `rows` must not change afterwards (module-level querysets are built
-    once)."""
+    query (sixteen columns, the images) costs more Python than sending it and reading its row
+    (0.4 ms against 0.25 ms, measured). So the query is compiled once, with a stand-in key, and
+    each read puts its key where the stand-in was and converts the row's values as Django's
+    values() does. `rows` must not change afterwards (module-level querysets are built once)."""
 
     _STAND_IN = uuid.UUID(int=0)
 
     def __init__(self, rows):
+        if not issubclass(rows._iterable_class, ValuesIterable):
+            raise TypeError("RowByPk reads values() rows")
         self.rows = rows
-        self._compiled = {}  # alias → (sql, params, where the key goes, names, converters)
+        self._compiled = {}  # alias → (sql, params, where the key goes, names, the columns)
+        # Per connection object (one per thread and alias): the columns' converters. A backend's
+        # converters are bound to the connection they were made for (SQLite's read its timezone).
+        self._converters = weakref.WeakKeyDictionary()
 
     def get(self, key, using: str | None = None) -> dict | None:
         """The row with primary key `key` (as a URL has it), or None: none, or not a valid key."""
@@ -392,8 +398,7 @@ class RowByPk:
             key = pk.to_python(key)
         except ValidationError:
             return None
-        compiled = self._compiled.get(using) or self._compile(using)
-        sql, params, at, names, converters = compiled
+        sql, params, at, names, columns = self._compiled.get(using) or self._compile(using)
         connection = connections[using]
         params = [*params[:at], pk.get_db_prep_value(key, connection), *params[at + 1 :]]
         with connection.cursor() as cursor:
@@ -401,6 +406,10 @@ class RowByPk:
             row = cursor.fetchone()
         if row is None:
             return None
+        converters = self._converters.get(connection)
+        if converters is None:
+            converters = self.rows.query.get_compiler(connection=connection).get_converters(columns)
+            self._converters[connection] = converters
         row = list(row)
         for position, (functions, expression) in converters.items():
             for convert in functions:
@@ -415,14 +424,15 @@ class RowByPk:
         if list(params).count(stand_in) != 1:  # the key must be the query's only such parameter
             raise ValueError("RowByPk: the stand-in key is not one parameter of the query")
         names = list(query.selected or [*query.extra_select, *query.values_select, *query.annotation_select])
-        converters = compiler.get_converters([column for column, _, _ in compiler.select[: compiler.col_count]])
-        self._compiled[using] = compiled = (sql, tuple(params), list(params).index(stand_in), names, converters)
+        columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        self._compiled[using] = compiled = (sql, tuple(params), list(params).index(stand_in), names, columns)
         return compiled
 
 
 class ProductQuerySet(models.QuerySet):
     def active(self):
-        """Products anyone may see: active, and sold by an active seller."""
+        """Products anyone may see: active, and sold by an active seller. (`public_rows_by_subquery`
+        writes the same rule with a subquery: change both.)"""
         return self.filter(is_active=True, seller__is_active=True)
 
     def visible_to(self, user):

@@ -470,7 +470,7 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
     def get_object(self):
         # The hot path, an anonymous detail: a public row by id, from SQL compiled once.
         if self.action == "retrieve" and not self.request.user.is_authenticated:
-            row = PUBLIC_PRODUCT_BY_PK.get(self.kwargs["pk"])
+            row = PUBLIC_PRODUCT_BY_PK.get(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
             if row is None:
                 raise NotFound()
             self.check_object_permissions(self.request, row)
