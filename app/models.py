@@ -420,12 +420,13 @@ class RowByPk:
         query = self.rows.filter(pk=self._STAND_IN).order_by().query
         compiler = query.get_compiler(using)
         sql, params = compiler.as_sql()
+        params = tuple(params)
         stand_in = self.rows.model._meta.pk.get_db_prep_value(self._STAND_IN, compiler.connection)
-        if list(params).count(stand_in) != 1:  # the key must be the query's only such parameter
+        if params.count(stand_in) != 1:  # the key must be the query's only such parameter
             raise ValueError("RowByPk: the stand-in key is not one parameter of the query")
         names = list(query.selected or [*query.extra_select, *query.values_select, *query.annotation_select])
         columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
-        self._compiled[using] = compiled = (sql, tuple(params), list(params).index(stand_in), names, columns)
+        self._compiled[using] = compiled = (sql, params, params.index(stand_in), names, columns)
         return compiled
 
 
@@ -450,7 +451,10 @@ class ProductQuerySet(models.QuerySet):
         On PostgreSQL each row also carries its images (`images`, a JSON list made by a
         subquery), so a page is one query; elsewhere the serializer adds the images of a whole
         page with one more (`ProductImage.objects.of_products`)."""
-        rows = self.values(*PRODUCT_ROW)
+        return self._with_images(self.values(*PRODUCT_ROW))
+
+    def _with_images(self, rows):
+        """`rows`, on PostgreSQL each with its product's images (see `for_listing`)."""
         if connections[self.db].vendor != "postgresql":
             return rows
         return rows.annotate(images=product_images_json())
@@ -476,9 +480,7 @@ class ProductQuerySet(models.QuerySet):
             )
             .order_by()
         )
-        if connections[self.db].vendor != "postgresql":
-            return rows
-        return rows.annotate(images=product_images_json())
+        return self._with_images(rows)
 
     def featured(self):
         return self.filter(is_featured=True)
