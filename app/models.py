@@ -268,11 +268,12 @@ def name_lexemes() -> RawSQL:
 def category_in(category_ids) -> RawSQL:
     """PostgreSQL: `category_id IN (...)`, the ids written into the SQL as literals.
 
-    A parameterised statement is planned again at every run (force_custom_plan, settings.py), a
-    fifth of a category list's time. With literals, a category's list is one statement text per
-    category and query shape: the connection prepares it, and PostgreSQL plans it once, for that
-    category's own size. There are as many such texts as categories, not as values a client can
-    send. The ids come from the category tree, and `uuid.UUID` admits nothing but a UUID."""
+    A list's statement with parameters is planned again at every run (its best plan depends on
+    them: ecommerce_backend/postgresql/plans.py), a fifth of a category list's time. With
+    literals, a category's list is one statement text per category and query shape: the
+    connection prepares it, and PostgreSQL plans it once, for that category's own size. There
+    are as many such texts as categories, not as values a client can send. The ids come from
+    the category tree, and `uuid.UUID` admits nothing but a UUID."""
     literals = ", ".join(f"'{uuid.UUID(str(pk))}'::uuid" for pk in sorted(map(str, category_ids)))
     return RawSQL(f'"{Product._meta.db_table}"."category_id" IN ({literals})', [], output_field=models.BooleanField())
 

@@ -10,6 +10,7 @@ The response envelope of the API contract (section 1), one piece per job:
 import logging
 import operator
 import sys
+from contextlib import nullcontext
 from functools import partial, reduce
 
 import orjson
@@ -23,7 +24,7 @@ from django.core.exceptions import (
 )
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
-from django.db.models import Count, ProtectedError, Q, RestrictedError, Window
+from django.db.models import BooleanField, Count, F, Field, Func, ProtectedError, Q, RestrictedError, Value, Window
 from django.http import Http404, JsonResponse
 from django.utils.functional import cached_property
 from rest_framework import exceptions, status
@@ -32,6 +33,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils import encoders
+
+from ecommerce_backend.postgresql.plans import plan_kept, planned_per_value
 
 logger = logging.getLogger(__name__)
 
@@ -320,9 +323,12 @@ class CachedCountPaginator(DjangoPaginator):
     ANCHOR_EVERY = 20  # the default page size: such a page starts right at its anchor
     COUNTED_PAGES = 1_000_000  # the highest page the count-with-the-page query is asked for
 
-    def __init__(self, *args, count_key: str, **kwargs):
+    def __init__(self, *args, count_key: str, filtered: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.count_key = count_key
+        # Whether the client filters the list: then a keyset page's best plan depends on the
+        # filters' values too (a price range), and is not kept (`plan_kept`).
+        self.filtered = filtered
 
     @cached_property
     def count(self):
@@ -393,7 +399,14 @@ class CachedCountPaginator(DjangoPaginator):
             remember(self._anchor_key(ordering, start), version, anchor)
         if not anchor:  # fewer rows than the count said: the catalog changed meanwhile
             return None
-        rows = list(self.object_list.filter(rows_after(ordering, anchor[0]))[bottom - start : top - start])
+        # Unfiltered, the anchor's values are the statement's only ones, and whatever they are, the
+        # best plan is an index scan from the anchor: it is kept.
+        with nullcontext() if self.filtered else plan_kept():
+            rows = list(
+                self.object_list.filter(rows_after(self.object_list.model, ordering, anchor[0]))[
+                    bottom - start : top - start
+                ]
+            )
         following = self._anchor_key(ordering, top)
         if top % self.ANCHOR_EVERY == 0 and len(rows) == top - bottom and recall_here(following) is None:
             # The page's last row is the anchor at `top`: read page by page, no page computes one.
@@ -435,11 +448,27 @@ def keyset_ordering(queryset) -> list[str] | None:
     return ordering if fields[names[-1]].primary_key else None
 
 
-def rows_after(ordering: list[str], values) -> Q:
-    """Rows that come after a row whose sort key is `values`, in `ordering` ("-" descending).
+def rows_after(model, ordering: list[str], values):
+    """A filter for the rows that come after a row whose sort key is `values`, in `ordering`
+    ("-" descending). Either way the database starts its index scan at the anchor.
 
-    (a, b) after (x, y) is a > x OR (a = x AND b > y); the first field's own bound (a >= x) is
-    repeated so the database can start its index scan at the anchor instead of filtering."""
+    When every field goes the same way, a row comparison: (a, b) > (x, y). Its plan is the same
+    wherever the anchor is, and PostgreSQL keeps it (`plan_kept`). Otherwise a > x OR (a = x AND
+    b < y), the first field's own bound (a >= x) repeated so the scan starts at the anchor."""
+    names = [name.lstrip("-") for name in ordering]
+    directions = {name.startswith("-") for name in ordering}
+    if len(directions) == 1:
+        row = partial(Func, template="(%(expressions)s)", output_field=Field())
+        anchor = (
+            Value(value, output_field=model._meta.get_field(name)) for name, value in zip(names, values, strict=True)
+        )
+        return Func(
+            row(*map(F, names)),
+            row(*anchor),
+            template="%(expressions)s",
+            arg_joiner=" < " if directions.pop() else " > ",
+            output_field=BooleanField(),
+        )
     branches, equal = [], Q()
     for name, value in zip(ordering, values, strict=True):
         field, op = name.lstrip("-"), "lt" if name.startswith("-") else "gt"
@@ -466,8 +495,13 @@ class EnvelopePagination(PageNumberPagination):
             if name not in (self.page_query_param, self.page_size_query_param)
         )
         caller = request.user.pk if request.user.is_authenticated else None
-        self.django_paginator_class = partial(CachedCountPaginator, count_key=f"{request.path}|{filters}|{caller}")
-        return super().paginate_queryset(queryset, request, view)
+        self.django_paginator_class = partial(
+            CachedCountPaginator,
+            count_key=f"{request.path}|{filters}|{caller}",
+            filtered=any(name != "ordering" for name, _ in filters),
+        )
+        with planned_per_value():  # a list's best plan depends on its filters' values
+            return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data):
         return Response(

@@ -161,16 +161,16 @@ if DATABASES["default"]["ENGINE"] == "ecommerce_backend.postgresql":
         server_settings.append(f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
     if DB_PREPARED_STATEMENTS:
         # psycopg 3 sends parameters apart from the SQL and prepares a statement the connection
-        # has run `prepare_threshold` times, so PostgreSQL no longer parses it; one without
-        # parameters (a list page) also keeps its plan. One with parameters is still planned for
-        # its values every time (force_custom_plan): a plan made for no value in particular
-        # would walk a whole index for a rare search word, and parse a search query per row.
-        # (`auto`, which keeps a generic plan PostgreSQL judges no dearer, made a detail 25%
-        # faster but lists filtered by ever-new prices 2-7x slower at 1M products: measured.)
+        # has run `prepare_threshold` times, so PostgreSQL no longer parses it. PostgreSQL then
+        # keeps one plan for it where that costs no more than planning for its values (`auto`):
+        # a product by id is then no longer planned at every run (detail +20%, measured). Lists
+        # and searches, whose best plan depends on their values (a price range, a search word),
+        # are planned for their values every time (ecommerce_backend/postgresql/plans.py): one
+        # plan for all made lists filtered by ever-new prices 2-7x slower at 1M products.
         # Off (DB_PREPARED_STATEMENTS=false) behind a transaction-mode PgBouncer older than
         # 1.21, which cannot keep prepared statements.
         options.update(server_side_binding=True, prepare_threshold=2)
-        server_settings.append("-c plan_cache_mode=force_custom_plan")
+        server_settings.append("-c plan_cache_mode=auto")
     if server_settings:
         options["options"] = " ".join(server_settings)
 elif DATABASES["default"]["ENGINE"].endswith(".sqlite3"):

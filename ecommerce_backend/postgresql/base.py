@@ -12,11 +12,15 @@ to read is used as it is; any other gets Django's `SELECT 1`.
 import datetime
 import select
 
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django_prometheus.db.backends.postgresql import base
+from django_prometheus.db.common import ExportingCursorWrapper
 from psycopg import adapters
 from psycopg.adapt import Loader
 from psycopg.postgres import types
 from psycopg.pq import Format, TransactionStatus
+
+from ecommerce_backend.postgresql.plans import prepare_choice
 
 # psycopg's own timestamptz loader: its C version where psycopg has one (psycopg[binary] or [c]).
 NativeTimestamptzLoader = adapters.get_loader(types["timestamptz"].oid, Format.TEXT)
@@ -45,7 +49,24 @@ class UTCTimestamptzLoader(Loader):
         return self._native.load
 
 
+class PlanningCursor(ServerBindingCursor):
+    """psycopg's cursor with server-side binding, which does not prepare a statement with
+    parameters inside `planned_per_value()` (see plans.py)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        if prepare is None and params:
+            prepare = prepare_choice()
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if issubclass(params["cursor_factory"], ServerBindingCursor):  # server-side binding is on
+            # django-prometheus has wrapped Django's cursor class to count queries: wrap ours.
+            params["cursor_factory"] = ExportingCursorWrapper(PlanningCursor, self.alias, self.vendor)
+        return params
+
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
         if self.timezone is datetime.UTC:
