@@ -452,9 +452,10 @@ def rows_after(model, ordering: list[str], values):
     """A filter for the rows that come after a row whose sort key is `values`, in `ordering`
     ("-" descending). Either way the database starts its index scan at the anchor.
 
-    When every field goes the same way, a row comparison: (a, b) > (x, y). Its plan is the same
-    wherever the anchor is, and PostgreSQL keeps it (`plan_kept`). Otherwise a > x OR (a = x AND
-    b < y), the first field's own bound (a >= x) repeated so the scan starts at the anchor."""
+    When every field goes the same way, a row comparison: (a, b) > (x, y), or < descending. Its
+    best plan is the same wherever the anchor is, so PostgreSQL may keep it (`plan_kept`).
+    Otherwise, for a ascending and b descending say, a > x OR (a = x AND b < y), with the first
+    field's own bound (a >= x) repeated so that the scan starts at the anchor."""
     names = [name.lstrip("-") for name in ordering]
     directions = {name.startswith("-") for name in ordering}
     if len(directions) == 1:
