@@ -463,10 +463,10 @@ class ProductQuerySet(models.QuerySet):
     def public_rows_by_subquery(self):
         """The rows of `active().for_listing()`, for reading one product by id (`RowByPk`): the
         seller's state, the category's name and slug and the seller's username come from
-        subqueries instead of joins. The statement has a parameter, so PostgreSQL plans it at
-        every run (settings.py), and without joins it plans it faster: a detail's query took
-        390-530 µs instead of 630-720, measured. Lists keep the joins, since a count would run
-        the subqueries once per product."""
+        subqueries instead of joins. PostgreSQL plans it for its first runs on a connection, then
+        keeps one plan (ecommerce_backend/postgresql/plans.py); without joins it plans it faster:
+        a detail's query took 390-530 µs instead of 630-720 when planned at every run, measured.
+        Lists keep the joins, since a count would run the subqueries once per product."""
         category = Category.objects.filter(pk=OuterRef("category_id")).order_by()
         seller = User.objects.filter(pk=OuterRef("seller_id")).order_by()
         rows = (

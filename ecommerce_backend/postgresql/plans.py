@@ -10,9 +10,11 @@ It does not suit one whose best plan depends on its values: a price range that h
 products or a few, a rare or a common search word. A plan kept for one price range would be
 used for every other (measured at 1M products: lists filtered by ever-new prices ran 2-7x
 slower). Such a statement runs inside `planned_per_value()`: it is not prepared, and PostgreSQL
-plans a statement that is not prepared for its values every time. The paginator (every list and
-its count) and the search do so. Inside it, `plan_kept()` marks a statement whose plan does not
-depend on its values after all (a keyset page). Both change nothing on other databases.
+plans a statement that is not prepared for its values every time. The paginator does so for
+every list and its count (a search's too). Inside it, `plan_kept()` marks a statement whose plan
+does not depend on its values after all (an unfiltered keyset page), which psycopg then prepares
+as it would anywhere else. Both change nothing on other databases. (`executemany` is always
+prepared by psycopg; nothing that reads a list uses it.)
 """
 
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ _prepare: ContextVar[bool | None] = ContextVar("prepare", default=None)
 
 
 @contextmanager
-def _preparing(choice: bool):
+def _preparing(choice: bool | None):
     token = _prepare.set(choice)
     try:
         yield
@@ -37,8 +39,9 @@ def planned_per_value():
 
 
 def plan_kept():
-    """Statements run inside may keep one plan, even within `planned_per_value()`."""
-    return _preparing(True)
+    """Statements run inside are prepared as psycopg decides (after `prepare_threshold` runs),
+    and may keep one plan, even within `planned_per_value()`."""
+    return _preparing(None)
 
 
 def prepare_choice() -> bool | None:
