@@ -21,7 +21,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from app import images
 from app.authentication import revoked_cache_key
 from app.caching import catalog_changed
-from app.models import Category, Product, ProductImage, RevokedAccessToken, User, unique_slug
+from app.models import Category, Product, ProductImage, RevokedAccessToken, User, equal_ignoring_case, unique_slug
 from app.utils import ApplicationError, ConflictError, UnprocessableError
 
 logger = logging.getLogger(__name__)
@@ -58,9 +58,9 @@ def _conflicts(*, email: str | None = None, username: str | None = None, exclude
     """Which of `email` / `username` another account already uses (case-insensitively)."""
     others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
     details = {}
-    if email is not None and others.filter(email__iexact=email).exists():
+    if email is not None and others.filter(equal_ignoring_case("email", email)).exists():
         details["email"] = ["A user with this email already exists."]
-    if username is not None and others.filter(username__iexact=username).exists():
+    if username is not None and others.filter(equal_ignoring_case("username", username)).exists():
         details["username"] = ["A user with this username already exists."]
     return details
 
@@ -217,7 +217,7 @@ def user_deactivate(*, actor: User, user: User) -> None:
 
 def _category_conflict(name: str, exclude_pk=None) -> dict:
     others = Category.objects.exclude(pk=exclude_pk) if exclude_pk else Category.objects.all()
-    if others.filter(name__iexact=name).exists():
+    if others.filter(equal_ignoring_case("name", name)).exists():
         return {"name": ["A category with this name already exists."]}
     return {}
 
@@ -274,7 +274,7 @@ def category_delete(*, category: Category) -> None:
 
 def _product_conflicts(product: Product) -> dict:
     details = {}
-    same_name = Product.objects.filter(seller_id=product.seller_id, name__iexact=product.name)
+    same_name = Product.objects.filter(equal_ignoring_case("name", product.name), seller_id=product.seller_id)
     if same_name.exclude(pk=product.pk).exists():
         details["name"] = ["You already sell a product with this name."]
     if product.sku and Product.objects.filter(sku=product.sku).exclude(pk=product.pk).exists():

@@ -3,10 +3,10 @@
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
-from app.models import Category, Product, User
+from app.models import Category, Product, User, equal_ignoring_case
 from app.tests.factories import make_category, make_product, make_user
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +162,27 @@ def test_visible_to_hides_inactive_products_and_deactivated_sellers():
     assert set(Product.objects.visible_to(None)) == {public}
     assert set(Product.objects.visible_to(seller)) == {public, hidden}
     assert set(Product.objects.visible_to(admin)) == {public, hidden, orphan}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_case_insensitive_lookups_read_the_unique_constraints_indexes(seller):
+    """`?seller=`, and the duplicate checks of registration, profiles, categories and products,
+    find a value in the index of its case-insensitive unique constraint (LOWER), where
+    `__iexact` (UPPER) would read every row."""
+    make_product(seller=seller, name="Desk Lamp")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: a scan would win otherwise
+    plans = {
+        "user_username_ci_unique": User.objects.by_ref(seller.username.upper()),
+        "user_email_ci_unique": User.objects.filter(equal_ignoring_case("email", seller.email.upper())),
+        "category_name_ci_unique": Category.objects.filter(equal_ignoring_case("name", "LAMPS")),
+        "product_seller_name_ci_unique": Product.objects.filter(
+            equal_ignoring_case("name", "desk lamp"), seller_id=seller.pk
+        ),
+    }
+
+    for index, queryset in plans.items():
+        plan = queryset.order_by().explain()  # unordered, as the checks' exists()
+        assert index in plan, plan
+    assert User.objects.by_ref(seller.username.upper()).get() == seller
+    assert plans["product_seller_name_ci_unique"].get().name == "Desk Lamp"
