@@ -170,7 +170,10 @@ def test_case_insensitive_lookups_read_the_unique_constraints_indexes(seller):
     find a value in the index of its case-insensitive unique constraint (LOWER), where
     `__iexact` (UPPER) would read every row."""
     make_product(seller=seller, name="Desk Lamp")
+    for i in range(30):  # a seller with many products: their seller's index alone would not do
+        make_product(seller=seller, name=f"Lamp {i}")
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE app_product")
         cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: a scan would win otherwise
     plans = {
         "user_username_ci_unique": User.objects.by_ref(seller.username.upper()),
