@@ -14,8 +14,7 @@ from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserMa
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.constants import LOOKUP_SEP
+from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
@@ -441,8 +440,7 @@ class RowByPk:
 
 class ProductQuerySet(models.QuerySet):
     def active(self):
-        """Products anyone may see: active, and sold by an active seller. (`public_rows_by_subquery`
-        writes the same rule with a subquery: change both.)"""
+        """Products anyone may see: active, and sold by an active seller."""
         return self.filter(is_active=True, seller__is_active=True)
 
     def visible_to(self, user):
@@ -460,36 +458,10 @@ class ProductQuerySet(models.QuerySet):
         On PostgreSQL each row also carries its images (`images`, a JSON list made by a
         subquery), so a page is one query; elsewhere the serializer adds the images of a whole
         page with one more (`ProductImage.objects.of_products`)."""
-        return self._with_images(self.values(*PRODUCT_ROW))
-
-    def _with_images(self, rows):
-        """`rows`, on PostgreSQL each with its product's images (see `for_listing`)."""
+        rows = self.values(*PRODUCT_ROW)
         if connections[self.db].vendor != "postgresql":
             return rows
         return rows.annotate(images=product_images_json())
-
-    def public_rows_by_subquery(self):
-        """The rows of `active().for_listing()`, for reading one product by id (`RowByPk`): the
-        seller's state, the category's name and slug and the seller's username come from
-        subqueries instead of joins. PostgreSQL plans it for its first runs on a connection, then
-        keeps one plan (ecommerce_backend/postgresql/plans.py); without joins it plans it faster:
-        a detail's query took 390-530 µs instead of 630-720 when planned at every run, measured.
-        Lists keep the joins, since a count would run the subqueries once per product."""
-        category = Category.objects.filter(pk=OuterRef("category_id")).order_by()
-        seller = User.objects.filter(pk=OuterRef("seller_id")).order_by()
-        rows = (
-            self.filter(is_active=True)
-            .alias(seller_is_active=Subquery(seller.values("is_active")))
-            .filter(seller_is_active=True)
-            .values(*(name for name in PRODUCT_ROW if LOOKUP_SEP not in name))
-            .annotate(
-                category__name=Subquery(category.values("name")),
-                category__slug=Subquery(category.values("slug")),
-                seller__username=Subquery(seller.values("username")),
-            )
-            .order_by()
-        )
-        return self._with_images(rows)
 
     def featured(self):
         return self.filter(is_featured=True)

@@ -320,9 +320,8 @@ class ConditionalMixin:
 PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
 # What the public reads start from, built once; each request works on a copy (`.all()`).
 PUBLIC_PRODUCT_ROWS = Product.objects.active().for_listing()
-# An anonymous product detail: the same row by id, read with subqueries instead of joins (faster
-# to plan), its SQL compiled once.
-PUBLIC_PRODUCT_BY_PK = RowByPk(Product.objects.public_rows_by_subquery())
+# An anonymous product detail: the same row by id, its SQL compiled once.
+PUBLIC_PRODUCT_BY_PK = RowByPk(PUBLIC_PRODUCT_ROWS)
 
 
 class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):

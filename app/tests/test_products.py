@@ -218,9 +218,9 @@ def test_etag_of_the_seller_does_not_open_a_hidden_product(anon_client, seller_c
 
 
 def test_row_by_pk_reads_what_the_public_rows_read(seller, category, anon_client, admin_client_api):
-    """An anonymous detail runs SQL compiled once (RowByPk) of the public rows written with
-    subqueries instead of joins: the row must be the one the listing queryset reads, images and
-    converted values included, and a row no public read may see is None."""
+    """An anonymous detail runs SQL compiled once (RowByPk) of the public rows: the row must be
+    the one the listing queryset reads, images and converted values included, and a row no
+    public read may see is None."""
     import uuid
 
     from django.core.files.base import ContentFile
@@ -228,7 +228,7 @@ def test_row_by_pk_reads_what_the_public_rows_read(seller, category, anon_client
     from app.models import ProductImage, RowByPk
     from app.views import PUBLIC_PRODUCT_ROWS
 
-    by_pk = RowByPk(Product.objects.public_rows_by_subquery())
+    by_pk = RowByPk(PUBLIC_PRODUCT_ROWS)
     plain = make_product(seller=seller, category=category, sku=None, description="")
     pictured = make_product(seller=seller, category=category, sku="X-2", price=Decimal("1234567.89"), is_featured=True)
     for alt_text, position in (("front", 3), ("back", 1)):

@@ -1030,9 +1030,8 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   (a test holds it equal to the declared serializer fields, which still drive the schema). An
   anonymous detail runs SQL compiled once per process (`RowByPk`): between two details only the id
   changes, and building and compiling the query cost more Python than running it (+22-25% req/s).
-  Its statement reads the category and the seller with subqueries instead of joins: it has a
-  parameter, so it is planned at every run, and PostgreSQL plans it faster without joins (+12%).
-  Lists keep the joins (category subqueries made rare searches 6% faster but lists 5-9% slower).
+  Its plan is kept (below), so reading the category and seller with subqueries instead of joins,
+  which plans faster (+12% while it was planned at every run), no longer pays: it reads the joins.
 - **Counts exact and cheap**: remembered per filter combination and catalog version; a list ordered by
   relevance gets its count in the page query (`COUNT(*) OVER ()`), since ranking reads every match
   anyway, and only the process remembers it (a new search costs no round trip to the cache for it).
