@@ -15,6 +15,7 @@ from functools import partial, reduce
 
 import orjson
 from django.core.exceptions import (
+    EmptyResultSet,
     ObjectDoesNotExist,
     PermissionDenied as DjangoPermissionDenied,
     RequestDataTooBig,
@@ -25,6 +26,7 @@ from django.core.exceptions import (
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.db.models import BooleanField, Count, F, Field, Func, ProtectedError, Q, RestrictedError, Value, Window
+from django.db.models.query import ValuesIterable
 from django.http import Http404, JsonResponse
 from django.utils.functional import cached_property
 from rest_framework import exceptions, status
@@ -310,6 +312,7 @@ class CachedCountPaginator(DjangoPaginator):
     """Django's paginator, with shortcuts for big tables:
 
     - the exact count is remembered per filter combination and catalog version (caching.py);
+    - so is the SQL of each page read (up to DEEP_OFFSET): the next read of it is not compiled again;
     - a deep page (offset ≥ DEEP_OFFSET) starts from a keyset anchor: the sort key of the row
       just before the nearest multiple of ANCHOR_EVERY rows, found once per catalog version and
       remembered (a page's last row is remembered as the anchor after it, so reading page after
@@ -343,8 +346,13 @@ class CachedCountPaginator(DjangoPaginator):
                 return page
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        if bottom < self.DEEP_OFFSET or not hasattr(self.object_list, "values_list"):
+        if not hasattr(self.object_list, "values_list"):
             return super().page(number)
+        if bottom < self.DEEP_OFFSET:
+            top = bottom + self.per_page
+            if top + self.orphans >= self.count:
+                top = self.count
+            return self._get_page(self._rows_compiled_once(bottom, top), number, self)
         top = min(bottom + self.per_page, self.count)
         rows = self._from_anchor(bottom, top)
         if rows is None:
@@ -382,6 +390,29 @@ class CachedCountPaginator(DjangoPaginator):
         self.count = first["matches"] if isinstance(first, dict) else first.matches
         remember_here(count_memo_key(self.count_key), self.count)
         return self._get_page(rows, self.validate_number(number), self)
+
+    def _rows_compiled_once(self, bottom, top):
+        """The list's rows `bottom` to `top`. Within one catalog version, a list (its path,
+        filters and caller: the count's key) is always the same query, so a values() list's
+        page is compiled once per process (`CompiledRows`) and its SQL run again by the
+        requests that follow; the rows still come from the database every time. A compiled page
+        is about 7 KB, kept with the process's other memos (caching.LOCAL_MEMO_SIZE, LOCAL_TTL);
+        without a catalog version (an authenticated read) it is compiled for the one read."""
+        from app.caching import recall_here, remember_here
+        from app.models import CompiledRows
+
+        rows = self.object_list[bottom:top]
+        if not issubclass(rows._iterable_class, ValuesIterable):
+            return rows
+        key = f"sql|{self.count_key}|{bottom}|{top}|{rows.db}"
+        compiled = recall_here(key)
+        if compiled is None:
+            try:
+                compiled = CompiledRows(rows)
+            except EmptyResultSet:  # no row can match: Django does not ask the database either
+                return []
+            remember_here(key, compiled)
+        return compiled.run()
 
     def _from_anchor(self, bottom, top):
         from app.caching import cache_is_separate_store, recall, recall_here, remember

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from app.models import Product
+from app.models import Category, Product
 from app.tests.factories import make_category, make_product
 
 pytestmark = pytest.mark.django_db
@@ -293,3 +293,86 @@ def test_a_restored_older_version_never_brings_back_values_of_a_later_one(
     response = anon_client.get(url)
     assert response.status_code == 200
     assert response.json()["count"] == 3
+
+
+def _product_compiles(monkeypatch) -> list:
+    """Spy on Django's SQL compiler: the product queries compiled from now on (their SQL)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    compiled, real_as_sql = [], SQLCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        sql, params = real_as_sql(self, *args, **kwargs)
+        if self.query.model is Product:
+            compiled.append(sql)
+        return sql, params
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", as_sql)
+    return compiled
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"ordering": "-price"}, {"min_price": "50", "page_size": "1"}, {"featured_path": "1"}]
+)
+def test_a_page_read_again_runs_the_sql_compiled_the_first_time(
+    cached, settings, anon_client, catalog, monkeypatch, query
+):
+    """Within a catalog version a list page is the same query: the second read sends the SQL the
+    first compiled (CompiledRows), to the database, and answers the same bytes."""
+    settings.RESPONSE_CACHE = False
+    query = dict(query)
+    url = reverse("api:product-featured" if query.pop("featured_path", None) else "api:product-list")
+    first = anon_client.get(url, query)
+    compiled = _product_compiles(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        second = anon_client.get(url, query)
+
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert second.json()["count"] == 1
+    assert compiled == []  # nothing compiled again...
+    assert any('"app_product"' in q["sql"] for q in queries.captured_queries)  # ...yet the rows were read
+
+
+def test_a_write_recompiles_the_page_query(
+    cached, settings, anon_client, admin_client_api, seller, catalog, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A write bumps the catalog version, and a page's compiled SQL belongs to one version: a new
+    subcategory of the filtered category is in the very next read's SQL (PostgreSQL writes the
+    category ids into it)."""
+    settings.RESPONSE_CACHE = False
+    url = reverse("api:product-list")
+    assert [p["name"] for p in anon_client.get(url, {"category": "phones"}).json()["results"]] == ["Smartphone Zeta"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = admin_client_api.post(reverse("api:category-list"), {"name": "Tablets", "parent": "phones"})
+        assert created.status_code == 201
+        tablets = created.json()["data"]
+        make_product(seller=seller, category=Category.objects.get(pk=tablets["id"]), name="Tablet Eta", price="80.00")
+    compiled = _product_compiles(monkeypatch)
+
+    response = anon_client.get(url, {"category": "phones"})
+
+    assert response.status_code == 200
+    assert [p["name"] for p in response.json()["results"]] == ["Tablet Eta", "Smartphone Zeta"]
+    assert compiled  # compiled again, for the new version
+    assert Product.objects.filter(category_id=tablets["id"]).count() == 1
+
+
+def test_a_page_no_row_can_match_asks_nothing(cached, settings):
+    """A filter no row can match compiles to nothing (Django's EmptyResultSet): the page is
+    empty, with no query, as Django's own paginator would answer it."""
+    from app.caching import request_version
+    from app.utils import CachedCountPaginator
+    from app.views import PUBLIC_PRODUCT_ROWS
+
+    token = request_version.set(1)
+    try:
+        paginator = CachedCountPaginator(PUBLIC_PRODUCT_ROWS.none(), 20, count_key="none")
+        with CaptureQueriesContext(connection) as queries:
+            page = paginator.page(1)
+            assert list(page) == []
+    finally:
+        request_version.reset(token)
+    assert len(queries) == 0

@@ -255,6 +255,31 @@ def test_row_by_pk_reads_what_the_public_rows_read(seller, category, anon_client
     assert len(by_pk._compiled) == 1  # compiled once for this database, then reused
 
 
+def test_compiled_rows_read_what_the_queryset_reads(seller, category):
+    """A list page run from SQL compiled once (CompiledRows) gives the rows the queryset gives:
+    the same order, values converted to the same types, images included; run again, the same."""
+    from django.core.files.base import ContentFile
+
+    from app.models import CompiledRows, ProductImage
+    from app.views import PUBLIC_PRODUCT_ROWS
+
+    make_product(seller=seller, category=category, sku=None, description="")
+    pictured = make_product(seller=seller, category=category, sku="X-3", price=Decimal("0.01"), stock=0)
+    image = ProductImage(product=pictured, alt_text="side", position=2)
+    image.image.save("side.jpg", ContentFile(b"x"), save=True)
+    make_product(seller=seller, category=category, is_active=False)
+    page = PUBLIC_PRODUCT_ROWS.order_by("price", "id")[:10]
+
+    def typed(rows):  # 1 == True: compare the types too
+        return [{name: (type(value), value) for name, value in row.items()} for row in rows]
+
+    compiled = CompiledRows(page)
+    expected = typed(page)
+    assert len(expected) == 2
+    assert typed(compiled.run()) == expected
+    assert typed(compiled.run()) == expected
+
+
 @pytest.mark.parametrize("path", ["not-a-uuid", "0", "5b1c2d3e-0000-4000-8000-000000000000"])
 def test_unknown_or_malformed_id_is_404(anon_client, path):
     assert_error(anon_client.get(f"/api/v1/products/{path}/"), 404, "NOT_FOUND")
