@@ -352,7 +352,9 @@ class CachedCountPaginator(DjangoPaginator):
             top = bottom + self.per_page
             if top + self.orphans >= self.count:
                 top = self.count
-            return self._get_page(self._rows_compiled_once(bottom, top), number, self)
+            return self._get_page(
+                self._rows_compiled_once(f"{bottom}:{top}", lambda: self.object_list[bottom:top]), number, self
+            )
         top = min(bottom + self.per_page, self.count)
         rows = self._from_anchor(bottom, top)
         if rows is None:
@@ -391,22 +393,23 @@ class CachedCountPaginator(DjangoPaginator):
         remember_here(count_memo_key(self.count_key), self.count)
         return self._get_page(rows, self.validate_number(number), self)
 
-    def _rows_compiled_once(self, bottom, top):
-        """The list's rows `bottom` to `top`. Within one catalog version, a list (its path,
-        filters and caller: the count's key) is always the same query, so a values() list's
-        page is compiled once per process (`CompiledRows`) and its SQL run again by the
-        requests that follow; the rows still come from the database every time. A compiled page
+    def _rows_compiled_once(self, name: str, page):
+        """The rows the queryset `page()` selects, a page named `name` in this list. Within one
+        catalog version, a list (its path, filters and caller: the count's key) is always the same
+        query, and so is the page (a deep page's anchor too), so a values() list's page is
+        compiled once per process (`CompiledRows`) and its SQL run again by the requests that
+        follow; the rows still come from the database every time. A compiled page
         is about 7 KB, kept with the process's other memos (caching.LOCAL_MEMO_SIZE, LOCAL_TTL);
         without a catalog version (an authenticated read) it is compiled for the one read."""
         from app.caching import recall_here, remember_here
         from app.models import CompiledRows
 
-        rows = self.object_list[bottom:top]
-        if not issubclass(rows._iterable_class, ValuesIterable):
-            return rows
-        key = f"sql|{self.count_key}|{bottom}|{top}|{rows.db}"
+        key = f"sql|{self.count_key}|{name}|{self.object_list.db}"
         compiled = recall_here(key)
         if compiled is None:
+            rows = page()
+            if not issubclass(rows._iterable_class, ValuesIterable):
+                return rows
             try:
                 compiled = CompiledRows(rows)
             except EmptyResultSet:  # no row can match: Django does not ask the database either
@@ -434,9 +437,12 @@ class CachedCountPaginator(DjangoPaginator):
         # best plan is an index scan from the anchor: it is kept.
         with nullcontext() if self.filtered else plan_kept():
             rows = list(
-                self.object_list.filter(rows_after(self.object_list.model, ordering, anchor[0]))[
-                    bottom - start : top - start
-                ]
+                self._rows_compiled_once(
+                    f"{bottom}:{top} after {start}",
+                    lambda: self.object_list.filter(rows_after(self.object_list.model, ordering, anchor[0]))[
+                        bottom - start : top - start
+                    ],
+                )
             )
         following = self._anchor_key(ordering, top)
         if top % self.ANCHOR_EVERY == 0 and len(rows) == top - bottom and recall_here(following) is None:

@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from app.models import User
+from app.models import Product, User
 
 
 def client_for(user: User | None) -> APIClient:
@@ -48,3 +49,17 @@ def images_query() -> int:
     """The query a product page spends on its images: none on PostgreSQL, where each row
     carries them (ProductQuerySet.for_listing), one elsewhere."""
     return 0 if connection.vendor == "postgresql" else 1
+
+
+def product_compiles(monkeypatch) -> list:
+    """Spy on Django's SQL compiler: the product queries compiled from now on (their SQL)."""
+    compiled, real_as_sql = [], SQLCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        sql, params = real_as_sql(self, *args, **kwargs)
+        if self.query.model is Product:
+            compiled.append(sql)
+        return sql, params
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", as_sql)
+    return compiled

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from app.models import Category, Product
 from app.tests.factories import make_category, make_product
+from app.tests.helpers import product_compiles
 
 pytestmark = pytest.mark.django_db
 
@@ -295,22 +296,6 @@ def test_a_restored_older_version_never_brings_back_values_of_a_later_one(
     assert response.json()["count"] == 3
 
 
-def _product_compiles(monkeypatch) -> list:
-    """Spy on Django's SQL compiler: the product queries compiled from now on (their SQL)."""
-    from django.db.models.sql.compiler import SQLCompiler
-
-    compiled, real_as_sql = [], SQLCompiler.as_sql
-
-    def as_sql(self, *args, **kwargs):
-        sql, params = real_as_sql(self, *args, **kwargs)
-        if self.query.model is Product:
-            compiled.append(sql)
-        return sql, params
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", as_sql)
-    return compiled
-
-
 @pytest.mark.parametrize(
     "query", [{}, {"ordering": "-price"}, {"min_price": "50", "page_size": "1"}, {"featured_path": "1"}]
 )
@@ -323,7 +308,7 @@ def test_a_page_read_again_runs_the_sql_compiled_the_first_time(
     query = dict(query)
     url = reverse("api:product-featured" if query.pop("featured_path", None) else "api:product-list")
     first = anon_client.get(url, query)
-    compiled = _product_compiles(monkeypatch)
+    compiled = product_compiles(monkeypatch)
 
     with CaptureQueriesContext(connection) as queries:
         second = anon_client.get(url, query)
@@ -350,7 +335,7 @@ def test_a_write_recompiles_the_page_query(
         assert created.status_code == 201
         tablets = created.json()["data"]
         make_product(seller=seller, category=Category.objects.get(pk=tablets["id"]), name="Tablet Eta", price="80.00")
-    compiled = _product_compiles(monkeypatch)
+    compiled = product_compiles(monkeypatch)
 
     response = anon_client.get(url, {"category": "phones"})
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from app.models import User
 from app.tests.factories import make_category, make_product, make_user
-from app.tests.helpers import ids
+from app.tests.helpers import ids, images_query, product_compiles
 from app.utils import CachedCountPaginator
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +155,22 @@ def test_anchored_pages_of_model_instances_are_the_offset_pages(anon_client, mem
 
     assert sum(len(page) for page in offset_pages) == 13
     assert first == again == offset_pages
+
+
+def test_a_deep_page_read_again_runs_the_sql_compiled_the_first_time(
+    anon_client, memory_caches, products, anchors_only, monkeypatch
+):
+    """A deep page is the same query within a catalog version, its anchor included: the second
+    read sends the SQL the first compiled, and reads the same rows."""
+    params = {"ordering": "-price", "page": 4, "page_size": 3}
+    first = anon_client.get(LIST, params)
+    compiled = product_compiles(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        second = anon_client.get(LIST, params)
+
+    assert first.status_code == second.status_code == 200
+    assert ids(second) == ids(first)
+    assert len(ids(second)) == 3
+    assert compiled == []
+    assert len(queries) == 1 + images_query()  # the page itself, from the database
