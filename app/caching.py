@@ -41,12 +41,48 @@ def cache_is_separate_store() -> bool:
 # The catalog version read for this request (an anonymous catalog read reads it in the same round
 # trip as its rate-limit counter), or None: `recall` then reads it itself.
 request_version: ContextVar[int | None] = ContextVar("catalog_version", default=None)
-# What this process remembered lately: (one catalog version, until when (monotonic clock),
-# {key: value} for it), swapped whole. Its lifetime bounds what a lost version bump can cost.
-_local: tuple = (None, 0.0, {})
 LOCAL_MEMO_SIZE = 10_000
 LOCAL_TTL = 60
+COMPILED_PAGES = 1_000
 _MISSING = object()
+
+
+class ProcessMemo:
+    """What this process remembered lately for one catalog version: (the version, until when
+    (monotonic clock), {key: value} for it), swapped whole. Its lifetime (LOCAL_TTL) bounds what
+    a lost version bump can cost; values of another version, or past `size` of them, are dropped."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._state: tuple = (None, 0.0, {})
+
+    def get(self, key: str, default=None):
+        """The value under `key` for this request's catalog version (`request_version`), else
+        `default`: never a round trip."""
+        version = request_version.get()
+        local_version, until, values = self._state
+        if version is None or version != local_version or monotonic() >= until:
+            return default
+        return values.get(key, default)
+
+    def keep(self, key: str, value, version=None) -> None:
+        """Keep `value` under `key` for `version` (by default this request's; none: nothing kept)."""
+        version = request_version.get() if version is None else version
+        if version is None:
+            return
+        local_version, until, values = self._state
+        now = monotonic()
+        if local_version != version or now >= until or len(values) >= self.size:
+            values = {}
+            self._state = (version, now + LOCAL_TTL, values)
+        values[key] = value
+
+
+# Counts, the category tree, anchors: small values, many lists.
+_here = ProcessMemo(LOCAL_MEMO_SIZE)
+# The compiled SQL of list pages (utils.CachedCountPaginator), about 7 KB each: a memo of its own,
+# so that lists a client varies without end stay within a few MB and never crowd out the rest.
+compiled_pages = ProcessMemo(COMPILED_PAGES)
 
 
 def catalog_version() -> int:
@@ -93,25 +129,19 @@ def recall(key: str):
     entry = found.get(_memo_key(key))
     value = entry[1] if entry is not None and entry[0] == version else None
     if value is not None:
-        _keep_local(key, version, value)
+        _here.keep(key, value, version)
     return version, value
 
 
 def recall_here(key: str, default=None):
     """What this process remembers under `key` for this request's catalog version (see
     `request_version`), else `default`: never a round trip."""
-    version = request_version.get()
-    local_version, until, values = _local
-    if version is None or version != local_version or monotonic() >= until:
-        return default
-    return values.get(key, default)
+    return _here.get(key, default)
 
 
 def remember_here(key: str, value) -> None:
     """Keep `value` under `key` for this request's catalog version, in this process only."""
-    version = request_version.get()
-    if version is not None:
-        _keep_local(key, version, value)
+    _here.keep(key, value)
 
 
 def remember(key: str, version, value) -> None:
@@ -119,19 +149,7 @@ def remember(key: str, version, value) -> None:
     an older one."""
     if version is not None:
         cache.set(_memo_key(key), (version, value), timeout=RESPONSE_TTL)
-        _keep_local(key, version, value)
-
-
-def _keep_local(key: str, version, value) -> None:
-    """Remember in this process too, for at most LOCAL_TTL seconds; values of another version
-    (or too many) are dropped."""
-    global _local
-    local_version, until, values = _local
-    now = monotonic()
-    if local_version != version or now >= until or len(values) >= LOCAL_MEMO_SIZE:
-        values = {}
-        _local = (version, now + LOCAL_TTL, values)
-    values[key] = value
+        _here.keep(key, value, version)
 
 
 def remembered(key: str, compute):

@@ -401,6 +401,8 @@ class CompiledRows:
             self.query.selected or [*self.query.extra_select, *self.query.values_select, *self.query.annotation_select]
         )
         self.columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        # Columns selected only to order by them (a distinct() query's), which values() drops.
+        self.width = compiler.col_count if compiler.has_extra_select else None
         # Per connection object (one per thread and alias): the columns' converters. A backend's
         # converters are bound to the connection they were made for (SQLite's read its timezone).
         self._converters = weakref.WeakKeyDictionary()
@@ -410,6 +412,8 @@ class CompiledRows:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self.params if params is None else params)
             rows = cursor.fetchall()
+        if self.width is not None:
+            rows = [row[: self.width] for row in rows]
         converters = self._converters.get(connection)
         if converters is None:
             converters = self.query.get_compiler(connection=connection).get_converters(self.columns)

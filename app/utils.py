@@ -312,7 +312,7 @@ class CachedCountPaginator(DjangoPaginator):
     """Django's paginator, with shortcuts for big tables:
 
     - the exact count is remembered per filter combination and catalog version (caching.py);
-    - so is the SQL of each page read (up to DEEP_OFFSET): the next read of it is not compiled again;
+    - so is the SQL of each page read: the next read of it is not compiled again;
     - a deep page (offset ≥ DEEP_OFFSET) starts from a keyset anchor: the sort key of the row
       just before the nearest multiple of ANCHOR_EVERY rows, found once per catalog version and
       remembered (a page's last row is remembered as the anchor after it, so reading page after
@@ -352,6 +352,8 @@ class CachedCountPaginator(DjangoPaginator):
             top = bottom + self.per_page
             if top + self.orphans >= self.count:
                 top = self.count
+            if top <= bottom:  # an empty first page
+                return self._get_page([], number, self)
             return self._get_page(
                 self._rows_compiled_once(f"{bottom}:{top}", lambda: self.object_list[bottom:top]), number, self
             )
@@ -393,28 +395,32 @@ class CachedCountPaginator(DjangoPaginator):
         remember_here(count_memo_key(self.count_key), self.count)
         return self._get_page(rows, self.validate_number(number), self)
 
-    def _rows_compiled_once(self, name: str, page):
-        """The rows the queryset `page()` selects, a page named `name` in this list. Within one
-        catalog version, a list (its path, filters and caller: the count's key) is always the same
-        query, and so is the page (a deep page's anchor too), so a values() list's page is
-        compiled once per process (`CompiledRows`) and its SQL run again by the requests that
-        follow; the rows still come from the database every time. A compiled page
-        is about 7 KB, kept with the process's other memos (caching.LOCAL_MEMO_SIZE, LOCAL_TTL);
-        without a catalog version (an authenticated read) it is compiled for the one read."""
-        from app.caching import recall_here, remember_here
+    def _rows_compiled_once(self, name: str, build):
+        """The rows of the page `name` of this list, which the queryset `build()` selects.
+
+        Within one catalog version a list (its path, filters and caller: the count's key) is
+        the same query, and so is each of its pages (a deep page's anchor too), so each process
+        compiles a values() list's page once (`CompiledRows`, kept in `caching.compiled_pages`)
+        and sends that SQL again for the reads that follow; the rows still come from the
+        database every time. With the response cache on, this serves what it does not: an
+        `Accept` or a parameter order of its own, and the uncached. One exception, as for the
+        count: a search word that PostgreSQL's statistics stop listing as common is read as
+        before until the memo expires (LOCAL_TTL). Without a catalog version (an authenticated
+        read) the page is compiled for the one read."""
+        from app.caching import compiled_pages
         from app.models import CompiledRows
 
-        key = f"sql|{self.count_key}|{name}|{self.object_list.db}"
-        compiled = recall_here(key)
+        key = f"{self.count_key}|{name}|{self.object_list.db}"
+        compiled = compiled_pages.get(key)
         if compiled is None:
-            rows = page()
+            rows = build()
             if not issubclass(rows._iterable_class, ValuesIterable):
                 return rows
             try:
                 compiled = CompiledRows(rows)
             except EmptyResultSet:  # no row can match: Django does not ask the database either
                 return []
-            remember_here(key, compiled)
+            compiled_pages.keep(key, compiled)
         return compiled.run()
 
     def _from_anchor(self, bottom, top):
@@ -438,7 +444,7 @@ class CachedCountPaginator(DjangoPaginator):
         with nullcontext() if self.filtered else plan_kept():
             rows = list(
                 self._rows_compiled_once(
-                    f"{bottom}:{top} after {start}",
+                    f"{bottom}:{top} from the anchor at {start}",
                     lambda: self.object_list.filter(rows_after(self.object_list.model, ordering, anchor[0]))[
                         bottom - start : top - start
                     ],

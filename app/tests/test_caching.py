@@ -361,3 +361,45 @@ def test_a_page_no_row_can_match_asks_nothing(cached, settings):
     finally:
         request_version.reset(token)
     assert len(queries) == 0
+
+
+def test_lists_with_the_same_count_keep_their_own_sql(cached, settings, anon_client, seller):
+    """Two orderings of one list: the same count, the same page slice, yet each reads its own SQL."""
+    settings.RESPONSE_CACHE = False
+    category = make_category(name="Lamps")
+    make_product(seller=seller, category=category, name="Cheap", price="1.00")
+    make_product(seller=seller, category=category, name="Dear", price="2.00")
+    url = reverse("api:product-list")
+
+    def names(ordering):
+        response = anon_client.get(url, {"ordering": ordering})
+        assert response.status_code == 200
+        return [product["name"] for product in response.json()["results"]]
+
+    for _ in range(2):  # read, then read again from the kept SQL
+        assert names("price") == ["Cheap", "Dear"]
+        assert names("-price") == ["Dear", "Cheap"]
+
+
+def test_pages_a_client_varies_without_end_are_kept_within_their_own_bound(
+    cached, settings, anon_client, catalog, monkeypatch
+):
+    """Each new filter value is a new list: its compiled page joins a memo of COMPILED_PAGES
+    entries at most, apart from the counts and the category tree, which stay remembered."""
+    from app import caching
+
+    settings.RESPONSE_CACHE = False
+    monkeypatch.setattr(caching.compiled_pages, "size", 3)
+    url = reverse("api:product-list")
+    assert anon_client.get(url, {"category": "phones"}).json()["count"] == 1
+    for price in range(1, 8):
+        response = anon_client.get(url, {"min_price": str(price)})
+        assert response.status_code == 200
+        assert response.json()["count"] == 1
+
+    kept_pages = caching.compiled_pages._state[2]
+    assert 1 <= len(kept_pages) <= 3
+    assert any("min_price" in key for key in kept_pages)
+    remembered = caching._here._state[2]
+    assert "category-tree" in remembered  # not dropped by the pages' churn
+    assert any("phones" in key for key in remembered)  # nor the category list's count

@@ -280,6 +280,19 @@ def test_compiled_rows_read_what_the_queryset_reads(seller, category):
     assert typed(compiled.run()) == expected
 
 
+def test_compiled_rows_leave_out_columns_selected_only_to_order(seller, category):
+    """distinct() ordered by a column it does not return selects that column too; values()
+    drops it from the rows, and so does CompiledRows."""
+    from app.models import CompiledRows
+
+    for price in ("3.00", "1.00", "2.00"):
+        make_product(seller=seller, category=category, price=Decimal(price))
+    rows = Product.objects.values("category_id").distinct().order_by("price")
+
+    assert CompiledRows(rows).run() == list(rows)
+    assert list(rows) == [{"category_id": category.pk}] * 3  # distinct on (category, price), as Django reads it
+
+
 @pytest.mark.parametrize("path", ["not-a-uuid", "0", "5b1c2d3e-0000-4000-8000-000000000000"])
 def test_unknown_or_malformed_id_is_404(anon_client, path):
     assert_error(anon_client.get(f"/api/v1/products/{path}/"), 404, "NOT_FOUND")
