@@ -3,12 +3,13 @@
 import copy
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import QueryDict
 
 from app.caching import category_tree
 from app.models import Category, Product, User
-from app.utils import ApplicationError, UnprocessableError
+from app.utils import ApplicationError, EnvelopePagination, UnprocessableError
 
 
 class FilterSet(django_filters.FilterSet):
@@ -179,6 +180,18 @@ class ProductSearchFilter(ProductFilter):
         if valid and not self._terms():
             raise ApplicationError("Search terms are required", details={"q": ["This parameter is required."]})
         return valid
+
+    @classmethod
+    def words_alone(cls, params) -> str | None:
+        """The words of a search that names nothing else but its page (`q`, `page`, `page_size`),
+        when `q` is valid: what this FilterSet would search for, without building it. None for any
+        other search, which the FilterSet reads (and answers when it is invalid)."""
+        if not set(params) <= {"q", EnvelopePagination.page_query_param, EnvelopePagination.page_size_query_param}:
+            return None
+        try:
+            return cls.base_filters["q"].field.clean(params.get("q")).strip() or None
+        except ValidationError:
+            return None
 
     def _terms(self) -> str:
         data = self.form.cleaned_data

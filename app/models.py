@@ -14,12 +14,13 @@ from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserMa
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import Case, Count, F, Q, Value, When, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.db.models.query import ValuesIterable
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 
 
@@ -300,6 +301,27 @@ def _by_relevance(matches, terms: str):
     ).order_by("-in_name", "-rank", "-created_at", "-id")
 
 
+def matches_query(terms: str) -> SearchQuery:
+    """`terms` as a web-search query (operators honoured: `or`, `-word`, "a phrase")."""
+    return SearchQuery(terms, config="english", search_type="websearch")
+
+
+# How a query is searched, by its words' kinds (`search_reading`).
+AS_WRITTEN, COMMON_WORDS, TYPOS = "as written", "common words", "typos"
+
+
+def search_reading(kinds: dict) -> str:
+    """How a query whose words have these kinds (`ProductQuerySet._word_kinds`) is searched:
+    TYPOS when a word is unknown (each unknown word matched by similarity, each known one by its
+    stem); else as written, operators honoured, and ranked by `_by_relevance`, in tiers
+    (`_name_matches_first`) when every word that counts is common (COMMON_WORDS), else in one
+    query (AS_WRITTEN). A query with operators has no kinds: AS_WRITTEN."""
+    if "unknown" in kinds.values():
+        return TYPOS
+    counted = [kind for kind in kinds.values() if kind != "stop"]
+    return COMMON_WORDS if counted and all(kind == "common" for kind in counted) else AS_WRITTEN
+
+
 # Each word's lexemes (its stems under PostgreSQL's English configuration, which do not change),
 # as far as this process has seen them.
 _lexemes: dict[str, tuple[str, ...]] = {}
@@ -470,6 +492,92 @@ class RowByPk:
         return entry
 
 
+def with_match_count(rows):
+    """`rows`, each with the count of all of them (`matches`: COUNT(*) OVER ()), so that a page
+    brings the count with it."""
+    return rows.annotate(matches=Window(Count("pk")))
+
+
+class CompiledSearch:
+    """`rows.search(terms, ranked=True)` for a values() queryset `rows` (fixed once, module-level),
+    with each page's SQL compiled once per database on PostgreSQL.
+
+    Most searches of known words are read as written (AS_WRITTEN, `_by_relevance`), and that is
+    one statement whatever the words: they are one parameter, in four places. Yet building and
+    compiling it took more Python than the database spends on a rare word's page (1.2 ms against
+    about 1 ms, measured). So each page (its bounds) is compiled once, with stand-in words, and a
+    search puts its words where they stood, as RowByPk does with a key. The other readings (a
+    typo, common words) and other databases build their query as `search()` does."""
+
+    _STAND_IN = "stand-in words"
+    PAGES = 1_000  # pages kept per process (a page is about 7 KB of SQL and converters)
+
+    def __init__(self, rows):
+        if not issubclass(rows._iterable_class, ValuesIterable):
+            raise TypeError("CompiledSearch reads values() rows")
+        self.rows = rows
+        self._pages = {}  # (alias, bottom, top) → (CompiledRows, where the words go)
+
+    def search(self, terms: str):
+        """What `rows.search(terms, ranked=True)` finds: a `RankedMatches` when the query is read
+        as written on PostgreSQL, else that queryset (or `TieredMatches`)."""
+        rows = self.rows.all()
+        if connections[rows.db].vendor != "postgresql":
+            return rows.search(terms, ranked=True)
+        kinds = rows._word_kinds(typo_tolerant_words(terms))
+        if search_reading(kinds) != AS_WRITTEN:
+            return rows._search_postgres(terms, True, kinds)
+        return RankedMatches(self, terms)
+
+    def page(self, terms: str, bottom: int, top: int) -> list[dict]:
+        """Rows [bottom:top] of the ranked matches of `terms` (read as written), each with the
+        count of every match (`matches`)."""
+        key = (self.rows.db, bottom, top)
+        compiled, places = self._pages.get(key) or self._compile(key)
+        params = list(compiled.params)
+        for place in places:
+            params[place] = terms
+        return compiled.run(params)
+
+    def matches(self, terms: str):
+        """The ranked matches of `terms` read as written, as a queryset."""
+        return _by_relevance(self.rows.all()._as_written(terms), terms)
+
+    def _compile(self, key):
+        using, bottom, top = key
+        compiled = CompiledRows(with_match_count(self.matches(self._STAND_IN).using(using))[bottom:top])
+        places = [place for place, value in enumerate(compiled.params) if value == self._STAND_IN]
+        if not places:
+            raise ValueError("CompiledSearch: the stand-in words are not a parameter of the query")
+        if len(self._pages) >= self.PAGES:
+            self._pages.clear()
+        self._pages[key] = entry = (compiled, places)
+        return entry
+
+
+class RankedMatches:
+    """The matches of one ranked search read as written (`CompiledSearch.search`), as the paginator
+    reads them: `counted(bottom, top)` is a page from SQL compiled once, each row with the count of
+    every match. The paginator reads a deep page from `queryset`, the search as built (it finds
+    the page's ids first); `count()` and slices build it too."""
+
+    def __init__(self, search: CompiledSearch, terms: str):
+        self.search, self.terms = search, terms
+
+    def counted(self, bottom: int, top: int) -> list[dict]:
+        return self.search.page(self.terms, bottom, top)
+
+    @cached_property
+    def queryset(self):
+        return self.search.matches(self.terms)
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __getitem__(self, index: slice) -> list:
+        return list(self.queryset[index])
+
+
 class ProductQuerySet(models.QuerySet):
     def active(self):
         """Products anyone may see: active, and sold by an active seller."""
@@ -523,24 +631,22 @@ class ProductQuerySet(models.QuerySet):
             return self._search_postgres(terms, ranked)
         return self._search_portable(terms, ranked)
 
-    def _search_postgres(self, terms, ranked):
-        search_vector = RawSQL(SEARCH_VECTOR_SQL, [], output_field=SearchVectorField())
-        products = self.alias(search_vector=search_vector)
-        words = typo_tolerant_words(terms)
-        kinds = self._word_kinds(words)
-        unknown = [word for word in words if kinds[word] == "unknown"]
-        if not unknown:  # the whole query, with its operators ("or", "-word", "quoted phrase")
-            query = SearchQuery(terms, config="english", search_type="websearch")
-            matches = products.filter(search_vector=query)
+    def _search_postgres(self, terms, ranked, kinds=None):
+        """`search()` on PostgreSQL; `kinds`: the words' kinds when the caller has them already."""
+        if kinds is None:
+            kinds = self._word_kinds(typo_tolerant_words(terms))
+        reading = search_reading(kinds)
+        if reading != TYPOS:  # the whole query, with its operators ("or", "-word", "quoted phrase")
+            matches = self._as_written(terms)
             if not ranked:
                 return matches
-            counted = [kind for kind in kinds.values() if kind != "stop"]
-            if counted and all(kind == "common" for kind in counted):
-                return products._name_matches_first(matches, query, terms)
+            if reading == COMMON_WORDS:
+                return self._name_matches_first(matches, matches_query(terms), terms)
             return _by_relevance(matches, terms)
         # Each known word by its stem, each unknown one by similarity; stop words ignored.
-        known = [word for word in words if kinds[word] in ("known", "common")]
-        matches = products
+        unknown = [word for word, kind in kinds.items() if kind == "unknown"]
+        known = [word for word, kind in kinds.items() if kind in ("known", "common")]
+        matches = self._with_search_vector()
         for word in known:
             matches = matches.filter(search_vector=SearchQuery(word, config="english"))
         for word in unknown:
@@ -550,6 +656,13 @@ class ProductQuerySet(models.QuerySet):
         similarity = TrigramWordSimilarity(" ".join(unknown), "name")
         relevance = SearchRank(F("search_vector"), SearchQuery(" ".join(known), config="english")) + similarity
         return matches.annotate(relevance=relevance).order_by("-relevance", "-created_at", "-id")
+
+    def _with_search_vector(self):
+        return self.alias(search_vector=RawSQL(SEARCH_VECTOR_SQL, [], output_field=SearchVectorField()))
+
+    def _as_written(self, terms):
+        """The products matching the web-search query `terms`, operators honoured."""
+        return self._with_search_vector().filter(search_vector=matches_query(terms))
 
     def _name_matches_first(self, matches, query, terms) -> "TieredMatches":
         """`matches` of `query` (the SearchQuery of `terms`, a plain query of common words), in

@@ -25,7 +25,7 @@ from django.core.exceptions import (
 )
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
-from django.db.models import BooleanField, Count, F, Field, Func, ProtectedError, Q, RestrictedError, Value, Window
+from django.db.models import BooleanField, F, Field, Func, ProtectedError, Q, RestrictedError, Value
 from django.db.models.query import ValuesIterable
 from django.http import Http404, JsonResponse
 from django.utils.functional import cached_property
@@ -340,8 +340,11 @@ class CachedCountPaginator(DjangoPaginator):
         return cached_count(self.object_list, self.count_key)
 
     def page(self, number):
-        if "count" not in self.__dict__ and hasattr(self.object_list, "values_list"):
-            page = self._page_counting_matches(number)
+        bottom = self._counted_bottom(number)
+        if hasattr(self.object_list, "counted") and (bottom is None or bottom >= self.DEEP_OFFSET):
+            self.object_list = self.object_list.queryset  # a compiled search's deep page: as built
+        if "count" not in self.__dict__ and bottom is not None:
+            page = self._page_counting_matches(number, bottom)
             if page is not None:
                 return page
         number = self.validate_number(number)
@@ -363,34 +366,46 @@ class CachedCountPaginator(DjangoPaginator):
             rows = self._ids_first(bottom, top)
         return self._get_page(rows, number, self)
 
-    def _page_counting_matches(self, number):
-        """A list ordered by a computed value (an annotation: search relevance) makes the database
-        read every match to order one page; the count then comes with the page, in the same
-        query (COUNT(*) OVER ()), instead of reading every match twice. The count is remembered
-        by this process only, for its next pages: looking it up in the shared cache would cost
-        each new search a round trip, for a count that costs little more than its page. None
-        when the ordering is by columns, when this process remembers the count, or when the
-        page holds no row."""
-        from app.caching import count_memo_key, recall_here, remember_here
-
-        query = self.object_list.query
-        if not any(isinstance(name, str) and name.lstrip("-") in query.annotations for name in query.order_by):
-            return None
-        count = recall_here(count_memo_key(self.count_key))
-        if count is not None:
-            self.count = count
-            return None
+    def _counted_bottom(self, number) -> int | None:
+        """Where page `number` starts, when its count may come with it: a page number up to
+        COUNTED_PAGES (past it, the plain path answers 404: no huge OFFSET)."""
         try:
             number = int(number)
         except (TypeError, ValueError):
             return None
-        if not 1 <= number <= self.COUNTED_PAGES:  # past it, the plain path answers 404 (no huge OFFSET)
+        return (number - 1) * self.per_page if 1 <= number <= self.COUNTED_PAGES else None
+
+    def _page_counting_matches(self, number, bottom):
+        """A list ordered by a computed value (an annotation: search relevance) makes the database
+        read every match to order one page; the count then comes with the page, in the same
+        query (COUNT(*) OVER ()), instead of reading every match twice. The count is remembered
+        by this process only, for its next pages: looking it up in the shared cache would cost
+        each new search a round trip, for a count that costs little more than its page. A search
+        compiled once (`RankedMatches`) reads its pages so, `counted`, every time. An empty first
+        page is a count of 0. None when the ordering is by columns, when this process remembers
+        the count, or when a later page holds no row."""
+        from app.caching import count_memo_key, recall_here, remember_here
+        from app.models import with_match_count
+
+        counted = getattr(self.object_list, "counted", None)
+        if counted is None:
+            if not hasattr(self.object_list, "values_list"):
+                return None
+            query = self.object_list.query
+            if not any(isinstance(name, str) and name.lstrip("-") in query.annotations for name in query.order_by):
+                return None
+            count = recall_here(count_memo_key(self.count_key))
+            if count is not None:
+                self.count = count
+                return None
+
+            def counted(bottom, top):
+                return list(with_match_count(self.object_list)[bottom:top])
+
+        rows = counted(bottom, bottom + self.per_page)
+        if not rows and bottom:
             return None
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list.annotate(matches=Window(Count("pk")))[bottom : bottom + self.per_page])
-        if not rows:
-            return None
-        first = rows[0]
+        first = rows[0] if rows else {"matches": 0}
         self.count = first["matches"] if isinstance(first, dict) else first.matches
         remember_here(count_memo_key(self.count_key), self.count)
         return self._get_page(rows, self.validate_number(number), self)

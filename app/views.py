@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from app import services
 from app.caching import category_tree
 from app.filters import CategoryFilter, ProductFilter, ProductSearchFilter, UserFilter
-from app.models import Category, Product, ProductImage, RowByPk, User
+from app.models import Category, CompiledSearch, Product, ProductImage, RowByPk, User
 from app.permissions import IsAdmin, IsOwnerOrAdmin, IsSelfOrAdmin, IsSellerOrAdmin
 from app.schema import envelope
 from app.serializers import (
@@ -322,6 +322,8 @@ PRODUCT_LIST_ACTIONS = {"list", "search", "featured", "products"}
 PUBLIC_PRODUCT_ROWS = Product.objects.active().for_listing()
 # An anonymous product detail: the same row by id, its SQL compiled once.
 PUBLIC_PRODUCT_BY_PK = RowByPk(PUBLIC_PRODUCT_ROWS)
+# A search of nothing but words (`?q=`): ranked, its pages' SQL compiled once.
+PUBLIC_PRODUCT_SEARCH = CompiledSearch(PUBLIC_PRODUCT_ROWS)
 
 
 class CategoryViewSet(ConditionalMixin, viewsets.ModelViewSet):
@@ -488,10 +490,14 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
 
     def filter_queryset(self, queryset):
         # Query filters belong to lists; a detail URL is not filtered by them. A list without
-        # any filter parameter skips building a FilterSet (it deep-copies every filter).
+        # any filter parameter skips building a FilterSet (it deep-copies every filter), and so
+        # does a search of nothing but words: its SQL is compiled once.
         if self.action not in PRODUCT_LIST_ACTIONS:
             return queryset
-        if self.action != "search" and not set(self.request.query_params) & set(self.filterset_class.base_filters):
+        if self.action == "search":
+            terms = ProductSearchFilter.words_alone(self.request.query_params)
+            return super().filter_queryset(queryset) if terms is None else PUBLIC_PRODUCT_SEARCH.search(terms)
+        if not set(self.request.query_params) & set(self.filterset_class.base_filters):
             return queryset
         return super().filter_queryset(queryset)
 

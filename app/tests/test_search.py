@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from app import models
-from app.models import User
+from app.models import CompiledSearch, User
 from app.tests.factories import make_category, make_product, make_user
-from app.tests.helpers import ago, assert_error, ids, images_query, pks
+from app.tests.helpers import ago, assert_error, ids, images_query, pks, product_compiles
+from app.views import PUBLIC_PRODUCT_SEARCH
 
 pytestmark = pytest.mark.django_db
 
@@ -489,3 +490,58 @@ def test_search_query_count_is_fixed(anon_client, seller, category, django_asser
 
     assert (len(ids(small)), len(ids(large))) == (1, 30)
     assert small.json()["count"] == large.json()["count"] == 30
+
+
+def test_a_search_with_no_match_asks_for_no_count(anon_client, lamps, django_assert_num_queries, uncached_path):
+    # Both words are known, no product has both: an empty first page is a count of 0.
+    with django_assert_num_queries(1 + (1 if connection.vendor == "postgresql" else 0)):
+        response = anon_client.get(SEARCH, {"q": "brass chair"})
+
+    assert response.status_code == 200
+    assert (response.json()["count"], ids(response)) == (0, [])
+
+
+# --- a search of words alone: its SQL compiled once ------------------------------------------------
+
+
+@pytest.mark.parametrize("q", ["lamp", "LAMP", "metal lamp", "lamp -desk", '"reading lamp"', "chair or brass", "it's"])
+def test_a_search_of_words_alone_finds_what_the_filters_find(anon_client, lamps, q):
+    """`?q=` alone skips the FilterSet (and, on PostgreSQL, puts its words into SQL compiled
+    once); any filter takes the FilterSet's path. Both give the same ranked pages."""
+    alone = anon_client.get(SEARCH, {"q": q, "page_size": 1})
+    filtered = anon_client.get(SEARCH, {"q": q, "page_size": 1, "min_price": "0"})
+    second = anon_client.get(SEARCH, {"q": q, "page_size": 1, "page": 2})
+
+    assert alone.status_code == filtered.status_code == 200
+    assert alone.json()["results"] == filtered.json()["results"]
+    assert alone.json()["count"] == filtered.json()["count"]
+    if alone.json()["count"] > 1:
+        assert ids(second) == ids(anon_client.get(SEARCH, {"q": q, "page_size": 1, "page": 2, "min_price": "0"}))
+
+
+@postgresql_only
+def test_a_search_of_other_words_compiles_nothing(anon_client, lamps, monkeypatch):
+    anon_client.get(SEARCH, {"q": "lamp"})
+    compiled = product_compiles(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = anon_client.get(SEARCH, {"q": "polished metal"})
+
+    assert response.status_code == 200
+    assert (ids(response), response.json()["count"]) == (pks(lamps["in_name"]), 1)
+    assert compiled == []  # the first search's SQL, with these words in its place...
+    assert any('"app_product"' in query["sql"] for query in queries.captured_queries)  # ...read the rows
+    # A product made now is found by the very next search: only the SQL is kept, never rows.
+    lamp = make_product(seller=lamps["other"].seller, category=lamps["other"].category, name="Metal Lamp")
+    assert ids(anon_client.get(SEARCH, {"q": "metal"}))[0] == str(lamp.pk)
+
+
+@postgresql_only
+def test_compiled_search_pages_are_bounded(anon_client, lamps, monkeypatch):
+    monkeypatch.setattr(PUBLIC_PRODUCT_SEARCH, "_pages", {})
+    monkeypatch.setattr(CompiledSearch, "PAGES", 2)
+
+    for page_size in (1, 2, 3):
+        assert anon_client.get(SEARCH, {"q": "lamp", "page_size": page_size}).json()["count"] == 2
+
+    assert 0 < len(PUBLIC_PRODUCT_SEARCH._pages) <= 2
