@@ -481,8 +481,8 @@ def test_search_query_count_is_fixed(anon_client, seller, category, django_asser
     for i in range(30):
         make_product(seller=seller, category=category, name=f"Lamp {i}", description="A lamp.", created_at=ago(i))
     # The ranked page with its count (ranking reads every match anyway), category, seller and
-    # images; on PostgreSQL first: which words are typos
-    expected = 1 + images_query() + (1 if connection.vendor == "postgresql" else 0)
+    # images; which words are typos is asked only when nothing matches (PostgreSQL)
+    expected = 1 + images_query()
     with django_assert_num_queries(expected):
         small = anon_client.get(SEARCH, {"q": "lamp", "page_size": 1})
     with django_assert_num_queries(expected):
@@ -545,3 +545,54 @@ def test_compiled_search_pages_are_bounded(anon_client, lamps, monkeypatch):
         assert anon_client.get(SEARCH, {"q": "lamp", "page_size": page_size}).json()["count"] == 2
 
     assert 0 < len(PUBLIC_PRODUCT_SEARCH._pages) <= 2
+
+
+@postgresql_only
+def test_a_search_of_words_that_cannot_be_common_asks_nothing_about_them(anon_client, lamps, common_words):
+    common_words.add("chair")  # another word is common: "lamp" is not
+
+    with CaptureQueriesContext(connection) as queries:
+        response = anon_client.get(SEARCH, {"q": "lamp"})
+
+    assert ids(response) == pks(lamps["in_name"], lamps["in_description"])
+    assert len(queries.captured_queries) == 1  # the ranked page: no query about the words
+    assert "to_tsvector" not in queries.captured_queries[0]["sql"]
+
+
+@postgresql_only
+@pytest.mark.parametrize("q", ["chairs", "Chair", "stackable chair"])
+def test_a_word_that_may_be_common_is_asked_about_first(anon_client, lamps, common_words, q):
+    common_words.add("chair")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = anon_client.get(SEARCH, {"q": q})
+
+    assert ids(response) == pks(lamps["other"])
+    assert "to_tsvector" in queries.captured_queries[0]["sql"]  # which words are typos, or common
+
+
+@postgresql_only
+def test_a_typo_read_as_written_first_is_still_found_by_similarity(anon_client, seller, category):
+    phone = make_product(seller=seller, category=category, name="Acme Smartphone 12")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = anon_client.get(SEARCH, {"q": "smartphnoe", "page_size": 1})
+
+    assert (ids(response), response.json()["count"]) == (pks(phone), 1)
+    # As written (nothing), which words are typos, the page by similarity.
+    assert len(queries.captured_queries) == 3
+
+
+@postgresql_only
+def test_the_stems_told_without_a_query_are_postgresqls(seller, category):
+    words = ["lamps", "Running", "connections", "happily", "generously", "skies", "dying", "news", "cycling"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT w, tsvector_to_array(to_tsvector('english', w)) FROM unnest(%s::text[]) w", [words])
+        postgresql = dict(cursor.fetchall())
+
+    assert {word: [models._english_stem(word.lower())] for word in words} == postgresql
+    # A word that is not plain ASCII letters may be anything: it is asked about.
+    assert models._may_be_common(["café"], frozenset()) is True
+    assert models._may_be_common(["e-mail"], frozenset()) is True
+    assert models._may_be_common(["lamps", "desk"], frozenset({"chair"})) is False
+    assert models._may_be_common(["lamps", "desk"], frozenset({"lamp"})) is True
