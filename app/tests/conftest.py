@@ -1,12 +1,14 @@
 """Shared fixtures: users per role, API clients authenticated with real JWTs, a temp MEDIA_ROOT."""
 
 import math
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
-from app import models
+from app import models, throttling
 from app.models import User
 from app.tests.factories import make_user
 from app.tests.helpers import client_for
@@ -101,3 +103,11 @@ def uncached_path(settings):
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"},
         "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "uncached-path"},
     }
+
+
+@pytest.fixture
+def still_throttle_clock(monkeypatch):
+    """The rate limits' clock stands still, so a test's requests all fall in one fixed window
+    (a minute's window could otherwise roll over between them, and the count start again)."""
+    now = time.time()
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: now))

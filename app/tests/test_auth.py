@@ -468,7 +468,7 @@ def test_password_change_to_a_weak_password_is_400(anon_client, customer_client,
 # --- brute-force guard ------------------------------------------------------------------
 
 
-def test_login_is_throttled_per_ip_and_xff_does_not_reset_it(anon_client, settings):
+def test_login_is_throttled_per_ip_and_xff_does_not_reset_it(anon_client, settings, still_throttle_clock):
     make_user(email="target@example.com")
     statuses = []
     for i in range(11):
@@ -483,7 +483,7 @@ def test_login_is_throttled_per_ip_and_xff_does_not_reset_it(anon_client, settin
 
 
 @pytest.mark.parametrize("endpoint", ["register", "refresh", "password-change"])
-def test_other_auth_endpoints_share_the_auth_limit(customer_client, endpoint):
+def test_other_auth_endpoints_share_the_auth_limit(customer_client, endpoint, still_throttle_clock):
     for _ in range(10):
         customer_client.post(reverse(f"api:{endpoint}"), {}, format="json")
 
