@@ -596,27 +596,37 @@ class RankedMatches:
     """The matches of one ranked search read as written (`CompiledSearch.search`), as the paginator
     reads them: `counted(bottom, top)` is a page from SQL compiled once, each row with the count of
     every match. The paginator reads a deep page from `queryset`, the search as built (it finds
-    the page's ids first); `count()` and slices build it too.
+    the page's ids first), and so do `count()` and slices (the last page, a page past the end).
 
     Read as written before its words' kinds are known (`kinds` None), a query that matches nothing
     may hold a typo, which only similarity finds: then the kinds are asked, and a query with an
     unknown word is read as `search()` reads it. So a search finds what `search()` finds either
-    way; a word taken for rare that is common costs its full ranking, never a wrong page."""
+    way. A query matching more than MANY_MATCHES products has its kinds asked too, once per
+    process: a common word the stemmer mistook for rare (`_may_be_common`) is then known by its
+    lexemes, and read in tiers from the next search on."""
 
-    def __init__(self, search: CompiledSearch, terms: str, kinds: dict | None = None):
-        self.search, self.terms, self.kinds = search, terms, kinds
+    MANY_MATCHES = 1_000
+
+    def __init__(self, compiled: CompiledSearch, terms: str, kinds: dict | None = None):
+        self.compiled, self.terms, self.kinds = compiled, terms, kinds
 
     def counted(self, bottom: int, top: int) -> list[dict]:
-        rows = self.search.page(self.terms, bottom, top)
-        if rows or self.kinds is not None or search_reading(self._kinds()) != TYPOS:
+        rows = self.compiled.page(self.terms, bottom, top)
+        if self.kinds is not None:
+            return rows
+        if rows:
+            words = typo_tolerant_words(self.terms)
+            if rows[0]["matches"] > self.MANY_MATCHES and not all(word in _lexemes for word in words):
+                self._kinds()  # learns the words' lexemes (`_lexemes`)
+            return rows
+        if search_reading(self._kinds()) != TYPOS:
             return rows
         return list(with_match_count(self.queryset)[bottom:top])
 
     @cached_property
     def queryset(self):
         """The search as `search()` builds it: read as written, or with its typos."""
-        rows = self.search.rows.all()
-        return rows._search_postgres(self.terms, True, self._kinds())
+        return self.compiled.rows.all()._search_postgres(self.terms, True, self._kinds())
 
     def count(self) -> int:
         return self.queryset.count()
@@ -626,7 +636,7 @@ class RankedMatches:
 
     def _kinds(self) -> dict:
         if self.kinds is None:
-            self.kinds = self.search.rows.all()._word_kinds(typo_tolerant_words(self.terms))
+            self.kinds = self.compiled.rows.all()._word_kinds(typo_tolerant_words(self.terms))
         return self.kinds
 
 

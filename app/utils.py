@@ -341,7 +341,7 @@ class CachedCountPaginator(DjangoPaginator):
 
     def page(self, number):
         bottom = self._counted_bottom(number)
-        if hasattr(self.object_list, "counted") and (bottom is None or bottom >= self.DEEP_OFFSET):
+        if hasattr(self.object_list, "counted") and bottom is not None and bottom >= self.DEEP_OFFSET:
             self.object_list = self.object_list.queryset  # a compiled search's deep page: as built
         if "count" not in self.__dict__ and bottom is not None:
             page = self._page_counting_matches(number, bottom)
@@ -399,9 +399,10 @@ class CachedCountPaginator(DjangoPaginator):
                 self.count = count
                 return None
 
-            def counted(bottom, top):
+            def with_count(bottom, top):
                 return list(with_match_count(self.object_list)[bottom:top])
 
+            counted = with_count
         rows = counted(bottom, bottom + self.per_page)
         if not rows and bottom:
             return None

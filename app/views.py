@@ -494,7 +494,7 @@ class ProductViewSet(ConditionalMixin, viewsets.ModelViewSet):
         # does a search of nothing but words: its SQL is compiled once.
         if self.action not in PRODUCT_LIST_ACTIONS:
             return queryset
-        if self.action == "search":
+        if self.action == "search":  # `queryset` is PUBLIC_PRODUCT_ROWS, as PUBLIC_PRODUCT_SEARCH's
             terms = ProductSearchFilter.words_alone(self.request.query_params)
             return super().filter_queryset(queryset) if terms is None else PUBLIC_PRODUCT_SEARCH.search(terms)
         if not set(self.request.query_params) & set(self.filterset_class.base_filters):
