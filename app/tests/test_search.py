@@ -574,7 +574,9 @@ def test_compiled_search_pages_are_bounded(anon_client, lamps, monkeypatch):
 
 
 @postgresql_only
-def test_a_search_of_words_that_cannot_be_common_asks_nothing_about_them(anon_client, lamps, common_words):
+def test_a_search_of_words_that_cannot_be_common_asks_nothing_about_them(
+    anon_client, lamps, common_words, uncached_path
+):
     common_words.add("chair")  # another word is common: "lamp" is not
 
     with CaptureQueriesContext(connection) as queries:
@@ -587,7 +589,7 @@ def test_a_search_of_words_that_cannot_be_common_asks_nothing_about_them(anon_cl
 
 @postgresql_only
 @pytest.mark.parametrize("q", ["chairs", "Chair", "stackable chair"])
-def test_a_word_that_may_be_common_is_asked_about_first(anon_client, lamps, common_words, q):
+def test_a_word_that_may_be_common_is_asked_about_first(anon_client, lamps, common_words, uncached_path, q):
     common_words.add("chair")
 
     with CaptureQueriesContext(connection) as queries:
@@ -598,7 +600,7 @@ def test_a_word_that_may_be_common_is_asked_about_first(anon_client, lamps, comm
 
 
 @postgresql_only
-def test_a_typo_read_as_written_first_is_still_found_by_similarity(anon_client, seller, category):
+def test_a_typo_read_as_written_first_is_still_found_by_similarity(anon_client, seller, category, uncached_path):
     phone = make_product(seller=seller, category=category, name="Acme Smartphone 12")
 
     with CaptureQueriesContext(connection) as queries:
