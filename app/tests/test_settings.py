@@ -236,6 +236,29 @@ def test_a_category_list_is_planned_once_per_category_not_at_every_request(anon_
         assert all(custom == 0 and generic >= 1 for generic, custom in mine), mine
 
 
+@prepared_statements
+def test_a_search_of_words_alone_is_prepared(anon_client):
+    """models.CompiledSearch: one statement whatever the words, which the connection prepares, so
+    PostgreSQL parses it once (and plans it as it chooses: for each search's words, at scale)."""
+    make_product(name="Desk lamp", description="Brass.")
+    make_product(name="Armchair", description="Oak.")
+    url = reverse("api:product-search")
+    for _ in range(RUNS):
+        for word, name in (("lamp", "Desk lamp"), ("oak", "Armchair")):
+            response = anon_client.get(url, {"q": word})
+            assert response.status_code == 200
+            assert [product["name"] for product in response.json()["results"]] == [name]
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%websearch_to_tsquery%OVER ()%"],
+        )
+        runs = [row[0] for row in cursor.fetchall()]
+    assert runs  # prepared...
+    assert sum(runs) >= 2 * RUNS - 2  # ...at its second run
+
+
 # --- the connection health check (ecommerce_backend/postgresql) ------------------------------------
 
 health_checked = pytest.mark.skipif(connection.vendor != "postgresql", reason="the backend is PostgreSQL's")

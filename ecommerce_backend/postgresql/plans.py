@@ -12,8 +12,9 @@ used for every other (measured at 1M products: lists filtered by ever-new prices
 slower). Such a statement runs inside `planned_per_value()`: it is not prepared, and PostgreSQL
 plans a statement that is not prepared for its values every time. The paginator does so for
 every list and its count (a search's too). Inside it, `plan_kept()` marks a statement whose plan
-does not depend on its values after all (an unfiltered keyset page), which psycopg then prepares
-as it would anywhere else. Both change nothing on other databases. (`executemany` is always
+does not depend on its values after all (an unfiltered keyset page), or that PostgreSQL plans for
+its values anyway (a search of words alone: app/models.py CompiledSearch), which psycopg then
+prepares as it would anywhere else. Both change nothing on other databases. (`executemany` is always
 prepared by psycopg; nothing that reads a list uses it.)
 """
 

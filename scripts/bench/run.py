@@ -1062,8 +1062,10 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   against the statistics' common words), the search does not first ask PostgreSQL which words are
   typos: it asks only when nothing matches, and then reads a typo by similarity as before. A
   rare-word search went from 10.56M to 5.65M instructions (callgrind) and from two queries to one:
-  0.055 to 0.102 of the floor at 100k. At 1M it stays near 0.05: a rare word there is in up to 500
-  products, each ranked from its heap row (about 3.7 ms of PostgreSQL per search, measured).
+  0.055 to 0.102 of the floor at 100k. Its statement is prepared, so PostgreSQL parses it once per
+  connection (0.1 ms a search); PostgreSQL still plans it for each search's words. At 1M it stays
+  near 0.05: a rare word there is in up to 500 products, each ranked from its heap row (about
+  3.7 ms of PostgreSQL per search, measured).
 - **Per class, not per request**: FilterSets copy their filters shallowly and build their form class
   once; the product querysets are built once per process and copied per request; the category tree
   (slugs, parents) is remembered per catalog version, so `?category=` costs no query.
