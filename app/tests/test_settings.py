@@ -125,6 +125,16 @@ def plans_kept(fragment: str) -> list[int]:
         return [generic for statement, generic in cursor.fetchall() if fragment in statement]
 
 
+def prepared_plans(pattern: str) -> list[tuple]:
+    """(statement, generic plans, custom plans) of this connection's prepared statements LIKE `pattern`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            [pattern],
+        )
+        return cursor.fetchall()
+
+
 RUNS = 8  # prepared at the 2nd run; PostgreSQL weighs keeping one plan from the 6th
 
 
@@ -224,12 +234,7 @@ def test_a_category_list_is_planned_once_per_category_not_at_every_request(anon_
             assert response.status_code == 200
             assert [product["name"] for product in response.json()["results"]] == [name]
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
-            ['%"category_id" IN (%'],
-        )
-        plans = cursor.fetchall()
+    plans = prepared_plans('%"category_id" IN (%')
     for category in (lamps, chairs):
         mine = [(generic, custom) for statement, generic, custom in plans if str(category.pk) in statement]
         assert mine, plans
@@ -249,12 +254,7 @@ def test_a_search_of_words_alone_is_prepared(anon_client):
             assert response.status_code == 200
             assert [product["name"] for product in response.json()["results"]] == [name]
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%websearch_to_tsquery%OVER ()%"],
-        )
-        runs = [row[0] for row in cursor.fetchall()]
+    runs = [generic + custom for _, generic, custom in prepared_plans("%websearch_to_tsquery%OVER ()%")]
     assert runs  # prepared...
     assert sum(runs) >= 2 * RUNS - 2  # ...at its second run
 
