@@ -189,7 +189,7 @@ class ProductSearchFilter(ProductFilter):
         if not set(params) <= {"q", EnvelopePagination.page_query_param, EnvelopePagination.page_size_query_param}:
             return None
         try:
-            return cls.base_filters["q"].field.clean(params.get("q")).strip() or None
+            return cls.base_filters["q"].field.clean(params.get("q")) or None  # stripped, as the form does
         except ValidationError:
             return None
 

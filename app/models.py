@@ -415,7 +415,7 @@ def _may_be_common(words, common) -> bool:
             if not (word.isascii() and word.isalpha()):
                 return True
             lexemes = (_english_stem(word.lower()),)
-        if lexemes and common.issuperset(lexemes):
+        if _kind_by_lexemes(lexemes, common) == "common":
             return True
     return False
 
@@ -623,8 +623,8 @@ class RankedMatches:
         if self.kinds is not None:
             return rows
         if rows:
-            words = typo_tolerant_words(self.terms)
-            if rows[0]["matches"] > self.MANY_MATCHES and not all(word in _lexemes for word in words):
+            many = rows[0]["matches"] > self.MANY_MATCHES
+            if many and not all(word in _lexemes for word in typo_tolerant_words(self.terms)):
                 self._kinds()  # learns the words' lexemes (`_lexemes`)
             return rows
         if search_reading(self._kinds()) != TYPOS:
