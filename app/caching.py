@@ -83,6 +83,8 @@ _here = ProcessMemo(LOCAL_MEMO_SIZE)
 # The compiled SQL of list pages (utils.CachedCountPaginator), about 7 KB each: a memo of its own,
 # so that lists a client varies without end stay within a few MB and never crowd out the rest.
 compiled_pages = ProcessMemo(COMPILED_PAGES)
+# The filtered querysets of lists (filters.RememberedFilterBackend): as many, for the same reason.
+filtered_lists = ProcessMemo(COMPILED_PAGES)
 
 
 def catalog_version() -> int:

@@ -546,19 +546,25 @@ class EnvelopePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def paginate_queryset(self, queryset, request, view=None):
-        # What the count depends on: the URL path, its filters (not the page), and the caller. A
-        # repeated parameter keeps its values in their order: a filter reads the last one.
+    @classmethod
+    def list_key(cls, request) -> str:
+        """What names a list whatever its page: the URL path, its parameters but the page, and the
+        caller. Within one catalog version, one key is one list: the same rows, the same count. A
+        repeated parameter keeps its values in their order (a filter reads the last one)."""
         filters = sorted(
             (name, values)
             for name, values in request.query_params.lists()
-            if name not in (self.page_query_param, self.page_size_query_param)
+            if name not in (cls.page_query_param, cls.page_size_query_param)
         )
         caller = request.user.pk if request.user.is_authenticated else None
+        return f"{request.path}|{filters}|{caller}"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        unfiltered = (self.page_query_param, self.page_size_query_param, "ordering")
         self.django_paginator_class = partial(
             CachedCountPaginator,
-            count_key=f"{request.path}|{filters}|{caller}",
-            filtered=any(name != "ordering" for name, _ in filters),
+            count_key=self.list_key(request),
+            filtered=any(name not in unfiltered for name in request.query_params),
         )
         with planned_per_value():  # a list's best plan depends on its filters' values
             return super().paginate_queryset(queryset, request, view)

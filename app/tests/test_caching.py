@@ -381,6 +381,105 @@ def test_lists_with_the_same_count_keep_their_own_sql(cached, settings, anon_cli
         assert names("-price") == ["Dear", "Cheap"]
 
 
+def filtersets_built(monkeypatch) -> list:
+    """Spy on the FilterSets: the class of each one built from now on."""
+    from app.filters import FilterSet
+
+    built, real_init = [], FilterSet.__init__
+
+    def init(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(FilterSet, "__init__", init)
+    return built
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("api:product-list", {"category": "phones", "ordering": "-price"}),
+        ("api:product-featured", {"min_price": "50"}),
+        ("api:product-search", {"q": "smartphone", "ordering": "price"}),
+    ],
+)
+def test_a_filtered_list_read_again_builds_no_filterset(
+    cached, settings, anon_client, catalog, monkeypatch, path, query
+):
+    """Within a catalog version a list filters to the same queryset: the second read starts from
+    the one the first built (RememberedFilterBackend), and answers the same bytes."""
+    settings.RESPONSE_CACHE = False
+    url = reverse(path)
+    built = filtersets_built(monkeypatch)
+    first = anon_client.get(url, query)
+    assert len(built) == 1
+
+    second = anon_client.get(url, query)
+
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert second.json()["count"] == 1
+    assert len(built) == 1  # none built for the second read
+
+
+def test_a_kept_filtered_list_is_read_from_the_database_every_time(cached, settings, anon_client, catalog, monkeypatch):
+    """What is kept is the query, never its rows: the second read of a filtered category list
+    runs its query again, and finds the same category."""
+    settings.RESPONSE_CACHE = False
+    url = reverse("api:category-list")
+    first = anon_client.get(url, {"search": "pho"})
+    built = filtersets_built(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        second = anon_client.get(url, {"search": "pho"})
+
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert [category["slug"] for category in second.json()["results"]] == ["phones"]
+    assert built == []
+    assert any('"app_category"' in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_write_filters_the_list_again(
+    cached, settings, anon_client, admin_client_api, seller, catalog, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A filtered queryset is kept for one catalog version: once a filtered category is gone,
+    the next read of its list is refused, not answered from the queryset of the last version."""
+    from app.tests.helpers import assert_error
+
+    settings.RESPONSE_CACHE = False
+    lamps = make_category(name="Lamps")
+    url = reverse("api:product-list")
+    assert anon_client.get(url, {"category": "lamps"}).json()["count"] == 0
+    built = filtersets_built(monkeypatch)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client_api.delete(reverse("api:category-detail", args=[lamps.slug])).status_code == 204
+    response = anon_client.get(url, {"category": "lamps"})
+
+    assert "category" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+    assert built == ["ProductFilter"]
+    assert not Category.objects.filter(slug="lamps").exists()
+
+
+@pytest.mark.parametrize("query", [{"min_price": "abc"}, {"category": "nowhere"}, {"ordering": "stock"}])
+def test_invalid_filters_are_refused_every_time(cached, settings, anon_client, catalog, monkeypatch, query):
+    """Only a valid list's queryset is kept: the same invalid parameters are refused again."""
+    from app.caching import filtered_lists
+    from app.tests.helpers import assert_error
+
+    settings.RESPONSE_CACHE = False
+    url = reverse("api:product-list")
+    built = filtersets_built(monkeypatch)
+
+    for _ in range(2):
+        assert_error(anon_client.get(url, query), 400, "VALIDATION_ERROR")
+
+    assert len(built) == 2
+    refused = str([(name, [value]) for name, value in query.items()])
+    assert not any(refused in key for key in filtered_lists._state[2])
+
+
 def test_pages_a_client_varies_without_end_are_kept_within_their_own_bound(
     cached, settings, anon_client, catalog, monkeypatch
 ):
@@ -390,6 +489,7 @@ def test_pages_a_client_varies_without_end_are_kept_within_their_own_bound(
 
     settings.RESPONSE_CACHE = False
     monkeypatch.setattr(caching.compiled_pages, "size", 3)
+    monkeypatch.setattr(caching.filtered_lists, "size", 3)
     url = reverse("api:product-list")
     assert anon_client.get(url, {"category": "phones"}).json()["count"] == 1
     for price in range(1, 8):
@@ -400,6 +500,9 @@ def test_pages_a_client_varies_without_end_are_kept_within_their_own_bound(
     kept_pages = caching.compiled_pages._state[2]
     assert 1 <= len(kept_pages) <= 3
     assert any("min_price" in key for key in kept_pages)
+    kept_lists = caching.filtered_lists._state[2]
+    assert 1 <= len(kept_lists) <= 3
+    assert any("min_price" in key for key in kept_lists)
     remembered = caching._here._state[2]
     assert "category-tree" in remembered  # not dropped by the pages' churn
     assert any("phones" in key for key in remembered)  # nor the category list's count
