@@ -401,9 +401,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "app.observability.RequestIdFilter"}},
     "formatters": {
-        # One JSON object a line: time, level, logger, message, request_id and any extra fields.
+        # One JSON object a line: time, level, logger, message, request_id and any extra fields,
+        # written by orjson (a third of the JSON formatter's time per request, callgrind).
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "pythonjsonlogger.orjson.OrjsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from pythonjsonlogger.json import JsonFormatter
+from django.utils.module_loading import import_string
 
 from app.observability import RequestIdFilter
 from app.tests.factories import TEST_PASSWORD, make_user
@@ -23,9 +23,8 @@ def log_lines():
     """Every log line, formatted as in production (JSON with the request id), during the test."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        JsonFormatter(**{k: v for k, v in settings.LOGGING["formatters"]["json"].items() if k != "()"})
-    )
+    config = settings.LOGGING["formatters"]["json"]
+    handler.setFormatter(import_string(config["()"])(**{k: v for k, v in config.items() if k != "()"}))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
