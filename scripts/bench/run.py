@@ -1088,7 +1088,8 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   idle connection the server ended has its error or end of stream waiting on the socket, and only then,
   or inside a transaction, does Django's `SELECT 1` run (`ecommerce_backend/postgresql`). Timestamps are
   read by psycopg's C loader, not Django's Python one (the same aware UTC datetimes).
-- JSON written by orjson (the bytes DRF's renderer writes; a test compares them).
+- JSON written by orjson (the bytes DRF's renderer writes; a test compares them), and so is the JSON access-log
+  line of every request (python-json-logger's OrjsonFormatter: a cache hit 1.124M to 1.069M instructions).
 - `hiredis` for Redis replies, covering and partial indexes for each list ordering (`EXPLAIN`ed),
   `VACUUM ANALYZE` after a bulk seed.
 
