@@ -47,18 +47,23 @@ class FilterSet(django_filters.FilterSet):
 
 
 class RememberedFilterBackend(DjangoFilterBackend):
-    """django-filter's backend, whose filtered queryset an anonymous catalog read remembers.
+    """django-filter's backend, whose filtered queryset a read that knows its catalog version
+    (an anonymous catalog read: `caching.request_version`) remembers.
 
     Validating a list's parameters and applying them (a FilterSet, its form, a filter per
     parameter) costs a fifth of the instructions of a filtered list. Within one catalog version a
-    list (`EnvelopePagination.list_key`: its path, parameters and caller) always filters to the
-    same queryset, so this process keeps it, as it keeps the list's count and compiled pages
-    (`caching.filtered_lists`, for the version this request read), and the next read of the list
-    starts from a copy of it. Only valid parameters get that far: invalid ones are refused every
-    time. A result that is not a queryset (a search read in tiers) is built every time."""
+    list (its view and action, and `EnvelopePagination.list_key`: its path, parameters and
+    caller) always filters to the same queryset, so this process keeps it, as it keeps the
+    list's count and compiled pages (`caching.filtered_lists`, for the version this request
+    read), and the next read of the list starts from a copy of it, whatever queryset the view
+    passes (each view's own depends on nothing else). Only valid parameters get that far:
+    invalid ones are refused every time. A result that is not a queryset (a search read in
+    tiers) is built every time."""
 
     def filter_queryset(self, request, queryset, view):
-        key = EnvelopePagination.list_key(request)
+        if self.get_filterset_class(view, queryset) is None:
+            return queryset
+        key = f"{type(view).__qualname__}.{getattr(view, 'action', None)}|{EnvelopePagination.list_key(request)}"
         filtered = filtered_lists.get(key)
         if filtered is None:
             filtered = super().filter_queryset(request, queryset, view)

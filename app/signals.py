@@ -18,6 +18,7 @@ PRIVATE_USER_FIELDS = {"password", "last_login"}
 @receiver([post_save, post_delete], sender=Product)
 @receiver([post_save, post_delete], sender=Category)
 @receiver([post_save, post_delete], sender=ProductImage)
+@receiver(post_delete, sender=User)  # a `?seller=` naming them no longer resolves
 def catalog_row_changed(sender, **kwargs):
     catalog_changed()
 

@@ -462,6 +462,56 @@ def test_a_write_filters_the_list_again(
     assert not Category.objects.filter(slug="lamps").exists()
 
 
+def test_a_deleted_seller_is_no_longer_a_filter(cached, settings, anon_client, django_capture_on_commit_callbacks):
+    """Deleting a user (one who sells nothing: a seller's products protect them) bumps the
+    catalog version, so a `?seller=` naming them is refused on the next read."""
+    from app.models import User
+    from app.tests.factories import make_user
+    from app.tests.helpers import assert_error
+
+    settings.RESPONSE_CACHE = False
+    bob = make_user(username="bob", role="seller")
+    url = reverse("api:product-list")
+    assert anon_client.get(url, {"seller": "bob"}).json()["count"] == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bob.delete()
+    response = anon_client.get(url, {"seller": "bob"})
+
+    assert "seller" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+    assert not User.objects.filter(username="bob").exists()
+
+
+def test_two_views_at_one_path_keep_their_own_filtered_querysets(cached, catalog):
+    """The kept queryset is each view's and action's own: another view of the same path and
+    parameters (none today, but nothing forbids one) is filtered from its own queryset."""
+    from types import SimpleNamespace
+
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from app.caching import request_version
+    from app.filters import CategoryFilter, RememberedFilterBackend
+
+    backend = RememberedFilterBackend()
+    request = Request(APIRequestFactory().get("/api/v1/categories/", {"search": "pho"}))
+    request.user = SimpleNamespace(is_authenticated=False)
+    every = Category.objects.order_by("name")
+    token = request_version.set(1)
+    try:
+        names = [
+            list(backend.filter_queryset(request, queryset, view).values_list("name", flat=True))
+            for queryset, view in [
+                (every, SimpleNamespace(filterset_class=CategoryFilter, action="list")),
+                (every.none(), SimpleNamespace(filterset_class=CategoryFilter, action="other")),
+                (every.none(), SimpleNamespace(filterset_class=CategoryFilter, action="list")),  # kept
+            ]
+        ]
+    finally:
+        request_version.reset(token)
+    assert names == [["Phones"], [], ["Phones"]]
+
+
 @pytest.mark.parametrize("query", [{"min_price": "abc"}, {"category": "nowhere"}, {"ordering": "stock"}])
 def test_invalid_filters_are_refused_every_time(cached, settings, anon_client, catalog, monkeypatch, query):
     """Only a valid list's queryset is kept: the same invalid parameters are refused again."""
