@@ -20,7 +20,7 @@ from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import parse_etags
 
 from app.models import Category
-from app.throttling import TierRateThrottle, expire_new_window, redis_client
+from app.throttling import TierRateThrottle, expire_new_window, one_round_trip, redis_client
 from app.utils import error_body
 
 logger = logging.getLogger(__name__)
@@ -189,8 +189,9 @@ class ResponseCacheMiddleware:
     """Serve anonymous catalog GETs from the cache: same bytes, same headers, no view, no query.
 
     It sits high in the middleware stack and stores a response as the layers below made it,
-    headers included, so a hit skips them all. Entries are keyed by method, host, full path and
-    `Accept`, and each carries the catalog version it was rendered at: the version and the entry
+    headers included, so a hit skips them all. Entries are keyed by method, host, full path,
+    `Accept` and `Origin` (the CORS headers, set below, are stored with the page), and each
+    carries the catalog version it was rendered at: the version and the entry
     come back in one round trip, and an entry of an older version is a miss (then overwritten),
     so a write is never followed by a stale page. A miss takes a short lock so a burst of
     identical requests renders the page once (stampede protection). Off with RESPONSE_CACHE=false.
@@ -254,7 +255,13 @@ class ResponseCacheMiddleware:
     @staticmethod
     def _key(request) -> str:
         raw = "|".join(
-            (request.method, request.get_host(), request.get_full_path(), request.META.get("HTTP_ACCEPT", ""))
+            (
+                request.method,
+                request.get_host(),
+                request.get_full_path(),
+                request.META.get("HTTP_ACCEPT", ""),
+                request.META.get("HTTP_ORIGIN", ""),  # CORS headers are stored with the page
+            )
         )
         return f"response:{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
 
@@ -273,10 +280,9 @@ class ResponseCacheMiddleware:
         at = time.time()
         counter = throttle.window_key(request, at)
         counter_name = store.make_key(counter)  # the counters' store has the same settings: the same key
-        pipe = client.pipeline(transaction=False)
-        pipe.mget([store.make_key(name) for name in keys])
-        pipe.incr(counter_name)
-        (version, *entry), count = pipe.execute()
+        (version, *entry), count = one_round_trip(
+            client, ("MGET", *(store.make_key(name) for name in keys)), ("INCR", counter_name)
+        )
         request.ratelimit_counted = (at, counter, count)
         expire_new_window(client, counter_name, count, throttle.period + 1)
         decode = store.client.decode

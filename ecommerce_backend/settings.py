@@ -93,11 +93,12 @@ MIDDLEWARE = [
     "app.observability.RequestLogMiddleware",  # first: its id and timing cover everything below
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",  # HTTPS redirect before any answer, cached or not
-    "corsheaders.middleware.CorsMiddleware",  # its headers depend on the caller's Origin: hits get them too
     "app.throttling.RateLimitHeadersMiddleware",
     # Above: what every request needs. The cache stores a response as the layers below made it,
     # headers included, so a hit skips all of them.
     "app.caching.ResponseCacheMiddleware",
+    # Its headers depend on the caller's Origin, which is part of the cache key: a hit replays them.
+    "corsheaders.middleware.CorsMiddleware",
     "app.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) without a proxy
     "django.contrib.sessions.middleware.SessionMiddleware",

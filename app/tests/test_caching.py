@@ -130,6 +130,25 @@ def test_if_none_match_on_a_hit_is_a_304(cached, anon_client, catalog):
     assert response["ETag"] == etag
 
 
+def test_each_origin_has_its_own_entry_with_its_own_cors_headers(cached, anon_client, catalog):
+    """CORS headers are stored with the page, so the caller's Origin is part of the key: an
+    allowed origin's hit carries its Access-Control-Allow-Origin, and no other caller's does."""
+    url = read_urls(catalog)["list"]
+    allowed, foreign = "http://localhost:3000", "https://elsewhere.example"
+
+    def read(**origin):
+        response = anon_client.get(url, **origin)
+        assert response.status_code == 200
+        return response.get("X-Cache"), response.get("Access-Control-Allow-Origin")
+
+    assert read(HTTP_ORIGIN=allowed) == (None, allowed)
+    assert read(HTTP_ORIGIN=allowed) == ("hit", allowed)
+    assert read() == (None, None)  # no Origin: an entry of its own, without the header
+    assert read() == ("hit", None)
+    assert read(HTTP_ORIGIN=foreign) == (None, None)
+    assert read(HTTP_ORIGIN=foreign) == ("hit", None)
+
+
 def test_query_strings_and_accept_are_part_of_the_key(cached, anon_client, catalog):
     make_product(category=catalog["category"], price="5.00")
     url = reverse("api:product-list")

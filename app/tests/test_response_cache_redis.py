@@ -122,3 +122,21 @@ def test_a_request_is_counted_once_when_its_window_ends_midway(redis_cached, ano
     assert len(counters) == 1
     assert int(client.get(counters[0])) == 1
     assert response["X-RateLimit-Remaining"] == "4"
+
+
+def test_a_failed_round_trip_leaves_no_reply_for_the_next_caller(redis_cached):
+    """`one_round_trip` sends its commands together; when one fails, the connection is closed,
+    so the replies it did not read never answer the next round trip on that pool."""
+    import redis
+
+    from app.throttling import one_round_trip, redis_client
+
+    client = redis_client(cache)
+    client.set("rt:text", "not a number")
+    client.set("rt:one", "1")
+
+    with pytest.raises(redis.ResponseError):
+        one_round_trip(client, ("INCR", "rt:text"), ("GET", "rt:one"))
+
+    assert one_round_trip(client, ("GET", "rt:one"), ("INCR", "rt:one")) == [b"1", 2]
+    assert client.get("rt:text") == b"not a number"

@@ -1019,10 +1019,12 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
 ## What makes the read paths fast
 
 - **Response cache, never stale** (`app/caching.py`): anonymous catalog GETs are stored as ready bytes
-  with every header the lower middleware set, keyed by method, host, path and `Accept`; each entry
-  carries the catalog version it was rendered at, a number every catalog write bumps on commit. A hit is
-  one Redis round trip (the version, the entry and the caller's rate-limit counter in one pipeline) high
-  in the middleware stack; a miss takes a short lock so a burst renders once.
+  with every header the lower middleware set, CORS's included, keyed by method, host, path, `Accept`
+  and `Origin`; each entry carries the catalog version it was rendered at, a number every catalog
+  write bumps on commit. A hit is one Redis round trip (the version, the entry and the caller's
+  rate-limit counter, sent together on a pooled connection: redis-py's Pipeline object cost more
+  client CPU than the trip) high in the middleware stack; a miss takes a short lock so a burst
+  renders once.
 - **Rows, not model instances**: product reads use `Product.objects.for_listing()`, a `values()` query
   with category and seller joined; on PostgreSQL each row also carries its images (a `JSONB_AGG`
   subquery written as one constant SQL expression, which costs nothing to compile), so a page or a
