@@ -6,7 +6,6 @@ Secure by default: `DEBUG` is off unless asked for, and production refuses the d
 """
 
 import hmac
-import logging
 import os
 import warnings
 from datetime import timedelta
@@ -398,10 +397,6 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # ---------------------------------------------------------------------------
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json")  # "plain" for a human at a terminal
-# Every request logs a line, so records skip what no format here prints: the caller's file and
-# line, thread and process names (the Python Logging HOWTO, "Optimization").
-logging._srcfile = None
-logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
