@@ -126,3 +126,21 @@ def test_health_is_not_rate_limited(anon_client):
 
     assert {r.status_code for r in responses} == {200}
     assert "X-RateLimit-Limit" not in responses[0]
+
+
+@pytest.mark.parametrize("proxies", [None, 0, 1, 2, 5])
+@pytest.mark.parametrize(
+    "forwarded", [None, "", "198.51.100.7", "198.51.100.7, 10.0.0.2", " 203.0.113.9 ,198.51.100.7,10.0.0.2 "]
+)
+def test_the_client_address_is_the_one_drf_finds(settings, proxies, forwarded):
+    # TierRateThrottle reads X-Forwarded-For from META, not through request.headers: same answer.
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.throttling import BaseThrottle
+
+    from app.throttling import TierRateThrottle
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
+    headers = {} if forwarded is None else {"HTTP_X_FORWARDED_FOR": forwarded}
+    request = APIRequestFactory().get("/", REMOTE_ADDR="192.0.2.1", **headers)
+
+    assert TierRateThrottle().get_ident(request) == BaseThrottle().get_ident(request)

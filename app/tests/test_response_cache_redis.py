@@ -140,3 +140,38 @@ def test_a_failed_round_trip_leaves_no_reply_for_the_next_caller(redis_cached):
 
     assert one_round_trip(client, ("GET", "rt:one"), ("INCR", "rt:one")) == [b"1", 2]
     assert client.get("rt:text") == b"not a number"
+
+
+def test_a_round_trip_after_the_server_closed_the_connection_connects_again(redis_cached):
+    """The connection a thread keeps (`own_connection`) may be closed by Redis (a restart, a
+    timeout, CLIENT KILL): the next round trip connects again and answers."""
+    from app.throttling import one_round_trip, redis_client
+
+    client = redis_client(cache)
+    (own_id,) = one_round_trip(client, ("CLIENT", "ID"))
+    client.set("rt:one", "1")
+
+    assert client.client_kill_filter(_id=own_id) == 1
+    (again_id, count) = one_round_trip(client, ("CLIENT", "ID"), ("INCR", "rt:one"))
+
+    assert count == 2
+    assert again_id != own_id
+    assert int(client.get("rt:one")) == 2
+
+
+def test_each_thread_sends_on_its_own_connection(redis_cached):
+    """Two threads never share a connection: one's replies can never answer the other."""
+    import threading
+
+    from app.throttling import one_round_trip, redis_client
+
+    client = redis_client(cache)
+    ids = []
+    for _ in range(2):
+        thread = threading.Thread(target=lambda: ids.append(one_round_trip(client, ("CLIENT", "ID"))[0]))
+        thread.start()
+        thread.join()
+    (mine,) = one_round_trip(client, ("CLIENT", "ID"))
+
+    assert len({*ids, mine}) == 3
+    assert one_round_trip(client, ("CLIENT", "ID")) == [mine]  # and a thread keeps its own
