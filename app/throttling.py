@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 
 from django.core.cache import caches
 from redis.exceptions import RedisError
@@ -124,39 +123,63 @@ def redis_client(cache):
     return None
 
 
-# This thread's own connection per Redis connection pool (`own_connection`).
-_own = threading.local()
+# Per Redis connection pool, the connection this process keeps for `one_round_trip`, lent to one
+# thread at a time; forgotten in a forked child, which takes its own.
+_kept: dict = {}
+_kept_lock = threading.Lock()
 
 
-def own_connection(pool):
-    """This thread's own connection to `pool`'s server, made as the pool makes its connections and
-    kept for the thread's life (a forked process makes its own): taking one from the pool and
-    handing it back at every request (a lock, metrics) cost about 20 µs of client CPU, a third of
-    a round trip (measured). It is checked as the pool checks a connection it hands out, and
-    closes with its thread."""
-    connections = getattr(_own, "connections", None)
-    if connections is None:
-        connections = _own.connections = weakref.WeakKeyDictionary()
-    connection = connections.get(pool)
-    if connection is None or connection.pid != os.getpid():
-        connection = connections[pool] = pool.connection_class(**pool.connection_kwargs)
-    try:  # as the pool checks one it hands out: closed by the server, or with data no one asked for?
-        if connection.can_read():
-            connection.disconnect()  # the next command connects again
-    except (RedisError, OSError):  # could not connect: the command will say so
-        connection.disconnect()
-    return connection
+def _forget_kept() -> None:
+    global _kept_lock
+    _kept.clear()
+    _kept_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_kept)
 
 
 def one_round_trip(client, *commands) -> list:
-    """The replies to `commands` (tuples such as `("INCR", name)`), sent together on this thread's
-    own connection (`own_connection`): a pipeline without redis-py's Pipeline object, whose
-    bookkeeping cost more client CPU than the trip itself (146-151 µs a trip against 102-112 µs,
-    measured). Retried as redis-py retries a pipeline (the connection's `retry`, on connection
-    errors; a connection the server closed connects again). After any failure the connection is
-    closed, so no reply left unread ever answers the next round trip."""
-    connection = own_connection(client.connection_pool)
+    """The replies to `commands` (tuples such as `("INCR", name)`), sent together: a pipeline
+    without redis-py's Pipeline object, whose bookkeeping cost more client CPU than the trip
+    itself (146-151 µs a trip against 102-112 µs, measured). Sent on the connection this process
+    keeps for round trips (`_kept_connection`), or, while another thread is using it, on one from
+    the pool. Retried as redis-py retries a pipeline (the connection's `retry`, on connection
+    errors). After any failure the connection is closed, so no reply left unread ever answers
+    the next round trip."""
+    pool = client.connection_pool
+    if not _kept_lock.acquire(blocking=False):
+        connection = pool.get_connection()
+        try:
+            return _send(connection, commands)
+        finally:
+            pool.release(connection)
+    try:
+        return _send(_kept_connection(pool), commands)
+    finally:
+        _kept_lock.release()
 
+
+def _kept_connection(pool):
+    """The connection kept for round trips to `pool`'s server: taken from the pool once and never
+    handed back (the pool still counts it, and its `disconnect()` closes it), because taking one
+    and handing it back at every request (a lock, metrics, a readiness poll) cost about 20 µs of
+    client CPU, a third of a round trip (measured). Checked as the pool checks a connection it
+    hands out: one the server closed, or with data no one asked for, is closed, and the command
+    connects again."""
+    connection = _kept.get(pool)
+    if connection is None:
+        connection = _kept[pool] = pool.get_connection()
+    elif connection.is_connected:
+        try:
+            quiet = not connection.can_read()
+        except RedisError:  # the server closed it
+            quiet = False
+        if not quiet:
+            connection.disconnect()
+    return connection
+
+
+def _send(connection, commands) -> list:
     def send() -> list:
         connection.send_packed_command(connection.pack_commands(commands))
         return [connection.read_response() for _ in commands]

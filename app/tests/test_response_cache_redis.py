@@ -143,35 +143,82 @@ def test_a_failed_round_trip_leaves_no_reply_for_the_next_caller(redis_cached):
 
 
 def test_a_round_trip_after_the_server_closed_the_connection_connects_again(redis_cached):
-    """The connection a thread keeps (`own_connection`) may be closed by Redis (a restart, a
-    timeout, CLIENT KILL): the next round trip connects again and answers."""
+    """The connection kept for round trips may be closed by Redis (a restart, a timeout, CLIENT
+    KILL): the next round trip connects again and answers."""
     from app.throttling import one_round_trip, redis_client
 
     client = redis_client(cache)
-    (own_id,) = one_round_trip(client, ("CLIENT", "ID"))
+    (kept_id,) = one_round_trip(client, ("CLIENT", "ID"))
     client.set("rt:one", "1")
 
-    assert client.client_kill_filter(_id=own_id) == 1
+    assert client.client_kill_filter(_id=kept_id) == 1
     (again_id, count) = one_round_trip(client, ("CLIENT", "ID"), ("INCR", "rt:one"))
 
     assert count == 2
-    assert again_id != own_id
+    assert again_id != kept_id
     assert int(client.get("rt:one")) == 2
 
 
-def test_each_thread_sends_on_its_own_connection(redis_cached):
-    """Two threads never share a connection: one's replies can never answer the other."""
-    import threading
+def test_while_the_kept_connection_is_lent_a_round_trip_takes_one_from_the_pool(redis_cached):
+    """One thread at a time sends on the kept connection; another, meanwhile, on a pool
+    connection, so that no thread ever reads a reply meant for another."""
+    from app import throttling
+
+    client = throttling.redis_client(cache)
+    (kept_id,) = throttling.one_round_trip(client, ("CLIENT", "ID"))
+
+    with throttling._kept_lock:  # another thread is sending on it
+        (meanwhile_id,) = throttling.one_round_trip(client, ("CLIENT", "ID"))
+
+    assert meanwhile_id != kept_id
+    assert throttling.one_round_trip(client, ("CLIENT", "ID")) == [kept_id]
+
+
+def test_a_forked_process_sends_on_a_connection_of_its_own(redis_cached):
+    """A child process (a gunicorn or Celery worker forked after the parent used Redis) never
+    shares the parent's socket, and its exit leaves the parent's connection working."""
+    import os
 
     from app.throttling import one_round_trip, redis_client
 
     client = redis_client(cache)
-    ids = []
-    for _ in range(2):
-        thread = threading.Thread(target=lambda: ids.append(one_round_trip(client, ("CLIENT", "ID"))[0]))
-        thread.start()
-        thread.join()
-    (mine,) = one_round_trip(client, ("CLIENT", "ID"))
+    (parent_id,) = one_round_trip(client, ("CLIENT", "ID"))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its connection's id, and leave without any cleanup
+        try:
+            os.write(write_end, str(one_round_trip(client, ("CLIENT", "ID"))[0]).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_id = int(os.read(read_end, 64) or 0)
+    os.close(read_end)
+    os.waitpid(pid, 0)
 
-    assert len({*ids, mine}) == 3
-    assert one_round_trip(client, ("CLIENT", "ID")) == [mine]  # and a thread keeps its own
+    assert child_id not in (0, parent_id)
+    assert one_round_trip(client, ("CLIENT", "ID")) == [parent_id]
+
+
+def test_an_unreachable_redis_costs_one_connection_attempt(monkeypatch):
+    """With Redis down, a round trip fails after one attempt to connect, not two (its caller
+    then serves without the cache)."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.connection import Connection
+    from redis.retry import Retry
+
+    from app.throttling import one_round_trip
+
+    attempts = []
+
+    def refuse(self):
+        attempts.append(self.port)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(Connection, "_connect", refuse)
+    # As django-redis makes its clients here: no retries (`redis_client(cache)`'s retry has none).
+    client = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+
+    with pytest.raises(redis.ConnectionError):
+        one_round_trip(client, ("GET", "x"))
+    assert attempts == [1]
