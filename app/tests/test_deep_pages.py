@@ -70,6 +70,27 @@ def test_anchored_pages_are_the_offset_pages(anon_client, memory_caches, product
     assert first == again == offset_pages
 
 
+@pytest.mark.parametrize("ordering", ["name", "-name"])
+def test_anchors_with_quotes_and_backslashes_in_their_values_are_exact(
+    anon_client, memory_caches, seller, request, ordering
+):
+    """On PostgreSQL an anchor's values are written into the SQL as literals (utils.rows_after):
+    names with quotes, backslashes and the like still start the page right after their row."""
+    category = make_category(name="Odd names")
+    names = ["O'Brien", "back\\slash", 'say "hi"', "100% cotton", "naïve ünïcode", "semi;colon -- x", "tab\tname"]
+    for i in range(21):
+        make_product(seller=seller, category=category, name=f"{names[i % len(names)]} {i:02d}")
+    params = {"ordering": ordering}
+    offset_pages = pages(anon_client, params, count=7)
+    assert sum(len(page) for page in offset_pages) == 21
+
+    request.getfixturevalue("anchors_only")
+    first = pages(anon_client, params, count=7)
+    again = pages(anon_client, params, count=7)
+
+    assert first == again == offset_pages
+
+
 def test_an_anchored_page_is_not_stale_after_a_write(
     anon_client, memory_caches, products, seller, anchors_only, django_capture_on_commit_callbacks
 ):
