@@ -191,9 +191,9 @@ class ResponseCacheMiddleware:
     It sits high in the middleware stack and stores a response as the layers below made it,
     headers included, so a hit skips them all. Entries are keyed by method, host, full path,
     `Accept` and `Origin` (the CORS headers, set below, are stored with the page), and each
-    carries the catalog version it was rendered at: the version and the entry
-    come back in one round trip, and an entry of an older version is a miss (then overwritten),
-    so a write is never followed by a stale page. A miss takes a short lock so a burst of
+    carries the catalog version it was rendered at: the version and the entry come back in one
+    round trip, and an entry of an older version is a miss (then overwritten), so a write is
+    never followed by a stale page. A miss takes a short lock so a burst of
     identical requests renders the page once (stampede protection). Off with RESPONSE_CACHE=false.
 
     With or without it, an anonymous catalog read learns the catalog version in the round trip

@@ -162,8 +162,8 @@ def one_round_trip(client, *commands) -> list:
 def _kept_connection(pool):
     """The connection kept for round trips to `pool`'s server: taken from the pool once and never
     handed back (the pool still counts it, and its `disconnect()` closes it), because taking one
-    and handing it back at every request (a lock, metrics, a readiness poll) cost about 20 µs of
-    client CPU, a third of a round trip (measured). Checked as the pool checks a connection it
+    and handing it back at every request (a lock, connection metrics) cost about 20 µs of client
+    CPU, a third of a round trip (measured). Checked as the pool checks a connection it
     hands out: one the server closed, or with data no one asked for, is closed, and the command
     connects again."""
     connection = _kept.get(pool)

@@ -509,9 +509,10 @@ def keyset_ordering(queryset) -> list[str] | None:
     return ordering if fields[names[-1]].primary_key else None
 
 
-def rows_after(model, ordering: list[str], values, using: str = "default"):
+def rows_after(model, ordering: list[str], values, using: str):
     """A filter for the rows that come after a row whose sort key is `values`, in `ordering`
-    ("-" descending). Either way the database starts its index scan at the anchor.
+    ("-" descending), for the database `using`. Either way the database starts its index scan at
+    the anchor.
 
     When every field goes the same way, a row comparison: (a, b) > (x, y), or < descending. Its
     best plan is the same wherever the anchor is. On PostgreSQL the anchor's values are written
