@@ -10,12 +10,12 @@ import uuid
 import weakref
 from pathlib import Path
 from time import monotonic
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Case, Count, F, Q, Value, When, Window
+from django.db.models import Case, Count, Q, Value, When, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
@@ -246,6 +246,8 @@ PRODUCT_ROW = (
 
 
 TYPO_TOLERANT_WORDS = 10
+# A typo stands for at most this many of the catalog's words, those most like it.
+SIMILAR_WORDS = 5
 
 
 def product_images_json() -> RawSQL:
@@ -271,12 +273,6 @@ NAME_LEXEMES_SQL = f"ts_filter({SEARCH_VECTOR_SQL}, '{{a}}')"
 WEB_SEARCH_SQL = "websearch_to_tsquery('english'::regconfig, %s)"
 
 
-def name_lexemes() -> RawSQL:
-    """PostgreSQL: the words of a product's name, as its search vector has them (weight A);
-    the expression of the index of migration 0008."""
-    return RawSQL(NAME_LEXEMES_SQL, [], output_field=SearchVectorField())
-
-
 def category_in(category_ids) -> RawSQL:
     """PostgreSQL: `category_id IN (...)`, the ids written into the SQL as literals.
 
@@ -290,24 +286,45 @@ def category_in(category_ids) -> RawSQL:
     return RawSQL(f'"{Product._meta.db_table}"."category_id" IN ({literals})', [], output_field=models.BooleanField())
 
 
-def _by_relevance(matches, terms: str):
-    """Ranked search matches (PostgreSQL) of the web-search query `terms`: the products whose
-    name has every word first, newest first; then the rest by weighted rank (a word in the name
-    counts for more than one in the description), then newest first.
+class TsQuery(NamedTuple):
+    """A full-text query (PostgreSQL): SQL of a tsquery, and its parameters."""
+
+    sql: str
+    params: tuple
+
+    @classmethod
+    def web_search(cls, terms: str) -> "TsQuery":
+        """`terms` as a web-search query (operators honoured: `or`, `-word`, "a phrase")."""
+        return cls(WEB_SEARCH_SQL, (terms,))
+
+    @classmethod
+    def any_of_each(cls, groups) -> "TsQuery":
+        """Any word of each group (lists of words, each word by its stems): the groups AND-ed,
+        the words of a group OR-ed."""
+        word = "plainto_tsquery('english'::regconfig, %s)"
+        return cls(
+            " && ".join("(" + " || ".join([word] * len(group)) + ")" for group in groups),
+            tuple(word for group in groups for word in group),
+        )
+
+    def matched_by(self, vector_sql: str) -> RawSQL:
+        """`vector_sql @@ this query`, as a condition."""
+        return RawSQL(f"{vector_sql} @@ ({self.sql})", self.params, output_field=models.BooleanField())
+
+
+def _by_relevance(matches, query: TsQuery):
+    """Ranked search matches (PostgreSQL) of `query`: the products whose name has every word
+    first, newest first; then the rest by weighted rank (a word in the name counts for more than
+    one in the description), then newest first.
 
     Written as SQL: made of Django's expressions (Case, SearchRank, SearchQuery), the ranking
     took a tenth of a rare-word search's time to build and compile."""
-    in_name = f"{NAME_LEXEMES_SQL} @@ {WEB_SEARCH_SQL}"
-    rank = f"CASE WHEN {in_name} THEN CAST(0 AS real) ELSE ts_rank({SEARCH_VECTOR_SQL}, {WEB_SEARCH_SQL}) END"
+    in_name = query.matched_by(NAME_LEXEMES_SQL)
+    rank = f"CASE WHEN {in_name.sql} THEN CAST(0 AS real) ELSE ts_rank({SEARCH_VECTOR_SQL}, ({query.sql})) END"
     return matches.annotate(
-        in_name=RawSQL(in_name, [terms], output_field=models.BooleanField()),
-        rank=RawSQL(rank, [terms, terms], output_field=models.FloatField()),
+        in_name=in_name,
+        rank=RawSQL(rank, (*query.params, *query.params), output_field=models.FloatField()),
     ).order_by("-in_name", "-rank", "-created_at", "-id")
-
-
-def matches_query(terms: str) -> SearchQuery:
-    """`terms` as a web-search query (operators honoured: `or`, `-word`, "a phrase")."""
-    return SearchQuery(terms, config="english", search_type="websearch")
 
 
 # How a query is searched, by its words' kinds (`search_reading`).
@@ -586,7 +603,7 @@ class CompiledSearch:
 
     def matches(self, terms: str):
         """The ranked matches of `terms` read as written, as a queryset."""
-        return _by_relevance(self.rows.all()._as_written(terms), terms)
+        return _by_relevance(self.rows.all()._as_written(terms), TsQuery.web_search(terms))
 
     def _compile(self, key):
         using, bottom, top = key
@@ -607,9 +624,10 @@ class RankedMatches:
     the page's ids first), and so do `count()` and slices (the last page, a page past the end).
 
     Read as written before its words' kinds are known (`kinds` None), a query that matches nothing
-    may hold a typo, which only similarity finds: then the kinds are asked, and a query with an
-    unknown word is read as `search()` reads it. So a search finds what `search()` finds either
-    way. A query matching more than MANY_MATCHES products has its kinds asked too, once per
+    may hold a typo, which only its look-alikes find: then the kinds are asked, and a query with
+    an unknown word is read as `search()` reads it; when that is in tiers (`TieredMatches`),
+    `counted` gives None, and the paginator reads `queryset` instead. So a search finds what
+    `search()` finds either way. A query matching more than MANY_MATCHES products has its kinds asked too, once per
     process: a common word the stemmer mistook for rare (`_may_be_common`) is then known by its
     lexemes, and read in tiers from the next search on."""
 
@@ -618,7 +636,7 @@ class RankedMatches:
     def __init__(self, compiled: CompiledSearch, terms: str, kinds: dict | None = None):
         self.compiled, self.terms, self.kinds = compiled, terms, kinds
 
-    def counted(self, bottom: int, top: int) -> list[dict]:
+    def counted(self, bottom: int, top: int) -> list[dict] | None:
         rows = self.compiled.page(self.terms, bottom, top)
         if self.kinds is not None:
             return rows
@@ -629,6 +647,8 @@ class RankedMatches:
             return rows
         if search_reading(self._kinds()) != TYPOS:
             return rows
+        if not isinstance(self.queryset, models.QuerySet):
+            return None  # its typos stand for common words: read in tiers, as the paginator reads them
         return list(with_match_count(self.queryset)[bottom:top])
 
     @cached_property
@@ -690,9 +710,9 @@ class ProductQuerySet(models.QuerySet):
         PostgreSQL: full-text search on a stored, weighted search vector (name A, description B,
         GIN-indexed, kept current by the database as a generated column), web-search syntax
         (`or`, `-word`, "a phrase"); every word must match. In a plain query (no operators), a word
-        the catalog does not have at all (a typo) matches instead by trigram similarity to a word
-        of the name, so "smartphnoe" still finds the smartphone, while a word it does have never
-        drags in look-alikes (ranking those is the costly part of a search). Ranked: see
+        the catalog does not have at all (a typo) stands for the catalog's words most like it
+        (`_similar_words`), so "smartphnoe" still finds the smartphones, while a word it does have
+        never drags in look-alikes (ranking those is the costly part of a search). Ranked: see
         `_by_relevance`; a plain query of common words comes as `TieredMatches`, not a queryset.
         Elsewhere (SQLite): every word must appear in the name or the description, products with
         more words in the name first.
@@ -706,42 +726,77 @@ class ProductQuerySet(models.QuerySet):
         if kinds is None:
             kinds = self._word_kinds(typo_tolerant_words(terms))
         reading = search_reading(kinds)
-        if reading != TYPOS:  # the whole query, with its operators ("or", "-word", "quoted phrase")
-            matches = self._as_written(terms)
-            if not ranked:
-                return matches
-            if reading == COMMON_WORDS:
-                return self._name_matches_first(matches, matches_query(terms), terms)
-            return _by_relevance(matches, terms)
-        # Each known word by its stem, each unknown one by similarity; stop words ignored.
-        unknown = [word for word, kind in kinds.items() if kind == "unknown"]
-        known = [word for word, kind in kinds.items() if kind in ("known", "common")]
-        matches = self._with_search_vector()
-        for word in known:
-            matches = matches.filter(search_vector=SearchQuery(word, config="english"))
-        for word in unknown:
-            matches = matches.filter(name__trigram_word_similar=word)
+        if reading == TYPOS:
+            query, reading = self._with_look_alikes(kinds)
+            if query is None:  # a typo like no word of the catalog
+                return self.none()
+        else:  # the whole query, with its operators ("or", "-word", "quoted phrase")
+            query = TsQuery.web_search(terms)
+        matches = self.filter(query.matched_by(SEARCH_VECTOR_SQL))
         if not ranked:
             return matches
-        similarity = TrigramWordSimilarity(" ".join(unknown), "name")
-        relevance = SearchRank(F("search_vector"), SearchQuery(" ".join(known), config="english")) + similarity
-        return matches.annotate(relevance=relevance).order_by("-relevance", "-created_at", "-id")
-
-    def _with_search_vector(self):
-        return self.alias(search_vector=RawSQL(SEARCH_VECTOR_SQL, [], output_field=SearchVectorField()))
+        if reading == COMMON_WORDS:
+            return self._name_matches_first(matches, query)
+        return _by_relevance(matches, query)
 
     def _as_written(self, terms):
         """The products matching the web-search query `terms`, operators honoured."""
-        return self._with_search_vector().filter(search_vector=matches_query(terms))
+        return self.filter(TsQuery.web_search(terms).matched_by(SEARCH_VECTOR_SQL))
 
-    def _name_matches_first(self, matches, query, terms) -> "TieredMatches":
-        """`matches` of `query` (the SearchQuery of `terms`, a plain query of common words), in
-        the order of `_by_relevance`, read as two tiers: the name matches, newest first, then the
-        rest, by rank. A first page reads the newest name matches from the index of creation dates
-        instead of ranking tens of thousands of matches."""
-        in_name = self.alias(name_lexemes=name_lexemes()).filter(name_lexemes=query)  # implies a match
-        elsewhere = matches.alias(name_lexemes=name_lexemes()).exclude(name_lexemes=query)
-        return TieredMatches(matches, [in_name.order_by("-created_at", "-id"), _by_relevance(elsewhere, terms)])
+    def _with_look_alikes(self, kinds) -> tuple[TsQuery | None, str]:
+        """The query of a plain query with typos, and how it is read (`search_reading`): each known
+        word by its stems, each unknown word by any of the catalog's words most like it
+        (`_similar_words`); stop words ignored. Read in tiers (COMMON_WORDS) when each word is
+        common or stands for a common word: then its matches are many. None: an unknown word is
+        like no word of the catalog, and nothing matches."""
+        common = common_lexemes(self.db)
+        similar = self._similar_words([word for word, kind in kinds.items() if kind == "unknown"])
+        groups, all_common = [], True
+        for word, kind in kinds.items():
+            if kind == "unknown":
+                look_alikes = [(alike, lexemes) for alike, lexemes in similar.get(word, ()) if lexemes]
+                if not look_alikes:
+                    return None, AS_WRITTEN
+                groups.append([alike for alike, _ in look_alikes])
+                all_common &= any(_kind_by_lexemes(lexemes, common) == "common" for _, lexemes in look_alikes)
+            elif kind != "stop":
+                groups.append([word])
+                all_common &= kind == "common"
+        return TsQuery.any_of_each(groups), COMMON_WORDS if all_common else AS_WRITTEN
+
+    def _similar_words(self, words) -> dict[str, list[tuple[str, list[str]]]]:
+        """For each of `words`, the catalog's words most like it, likest first, at most
+        SIMILAR_WORDS, each with its lexemes (none for a stop word): the words of product names and
+        descriptions (table `app_search_word`, migration 0009) that share enough of its trigrams
+        (pg_trgm's `%`: a similarity of at least `pg_trgm.similarity_threshold`, 0.3 by default,
+        which a word of six letters or more keeps with one letter replaced, or two swapped from
+        eight letters on)."""
+        if not words:
+            return {}
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT typo, alike.word, tsvector_to_array(to_tsvector('english', alike.word))
+                FROM unnest(%s::text[]) AS typo CROSS JOIN LATERAL (
+                    SELECT word FROM app_search_word WHERE lower(typo) %% word
+                    ORDER BY similarity(lower(typo), word) DESC, word LIMIT %s
+                ) AS alike
+                """,
+                [list(words), SIMILAR_WORDS],
+            )
+            similar = {}
+            for word, alike, lexemes in cursor.fetchall():
+                similar.setdefault(word, []).append((alike, lexemes))
+        return similar
+
+    def _name_matches_first(self, matches, query: TsQuery) -> "TieredMatches":
+        """`matches` of `query` (a plain query of common words), in the order of `_by_relevance`,
+        read as two tiers: the name matches, newest first, then the rest, by rank. A first page
+        reads the newest name matches from the index of creation dates instead of ranking tens of
+        thousands of matches."""
+        in_name = query.matched_by(NAME_LEXEMES_SQL)  # implies a match
+        tiers = [self.filter(in_name).order_by("-created_at", "-id"), _by_relevance(matches.exclude(in_name), query)]
+        return TieredMatches(matches, tiers)
 
     def _word_kinds(self, words) -> dict:
         """Each word's kind: "stop" (full-text search ignores it), "common" (among the words

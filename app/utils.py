@@ -406,6 +406,9 @@ class CachedCountPaginator(DjangoPaginator):
 
             counted = with_count
         rows = counted(bottom, bottom + self.per_page)
+        if rows is None:  # a compiled search that is not one query after all (`RankedMatches`)
+            self.object_list = self.object_list.queryset
+            return None
         if not rows and bottom:
             return None
         first = rows[0] if rows else {"matches": 0}

@@ -3,7 +3,7 @@
 Ranked search reads name matches before description matches (`ProductQuerySet.search`). A
 common word is in the descriptions of tens of thousands of products but in the names of a few
 hundred; with this index the first pages of such a search find those few hundred without
-reading the rest. The expression is `name_lexemes()` in models.py (the name's words as the
+reading the rest. The expression is `NAME_LEXEMES_SQL` in models.py (the name's words as the
 search vector has them, weight A), which must stay the same for the index to serve it.
 
 Built CONCURRENTLY, so product writes go on while a big catalog is indexed (hence not atomic);

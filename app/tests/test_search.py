@@ -1,5 +1,6 @@
 """Contract section 4, `products/search/`: required `q`, relevance ranking, every filter, hostile input."""
 
+import importlib
 from decimal import Decimal
 
 import pytest
@@ -154,7 +155,7 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-NAME_MATCH = 'ts_filter("app_product"."search_vector", \'{a}\')) @@'
+NAME_MATCH = 'ts_filter("app_product"."search_vector", \'{a}\') @@'
 
 
 def every_page(client, q, page_size):
@@ -196,7 +197,7 @@ def test_a_common_word_first_reads_the_name_matches_alone(
     assert response.json()["count"] == 8
     where = first.captured_queries[2]["sql"].rsplit("WHERE", 1)[1]
     assert NAME_MATCH in where
-    assert '("app_product"."search_vector") @@' not in where  # no other test of the words
+    assert '"app_product"."search_vector" @@' not in where  # no other test of the words
     # Page 3 lies past the 4 name matches: the count, the name matches' (empty) page and count,
     # the description matches' page; the word's stems are known now, and common: no query about it.
     with django_assert_num_queries(4):
@@ -325,6 +326,129 @@ def test_a_word_the_catalog_has_does_not_match_look_alikes(anon_client, seller, 
     assert response.status_code == 200
     assert ids(response) == pks(hoses)
     assert response.json()["count"] == 1
+
+
+def search_words() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT word FROM app_search_word")
+        return {word for (word,) in cursor.fetchall()}
+
+
+@postgresql_only
+def test_a_typo_of_a_description_word_finds_the_products_with_the_word(anon_client, seller, category):
+    lamp = make_product(seller=seller, category=category, name="Brass Lamp", description="Polished metal.")
+    make_product(seller=seller, category=category, name="Steel Chair", description="Sturdy.")
+
+    response = anon_client.get(SEARCH, {"q": "polsihed"})
+
+    assert response.status_code == 200
+    assert (ids(response), response.json()["count"]) == (pks(lamp), 1)
+
+
+@postgresql_only
+def test_a_typo_finds_name_matches_first_then_by_rank(anon_client, seller, category):
+    in_name = make_product(
+        seller=seller, category=category, name="Walnut Shelf", description="Oiled.", created_at=ago(9)
+    )
+    twice = make_product(
+        seller=seller, category=category, name="Oak Desk", description="Walnut inlay, walnut legs.", created_at=ago(1)
+    )
+    once = make_product(
+        seller=seller, category=category, name="Pine Desk", description="A walnut knob.", created_at=ago(2)
+    )
+
+    response = anon_client.get(SEARCH, {"q": "walnutt desk"})
+    everything = anon_client.get(SEARCH, {"q": "wallnut"})
+
+    assert ids(response) == pks(twice, once)
+    assert ids(everything) == pks(in_name, twice, once)
+    assert everything.json()["count"] == 3
+
+
+@postgresql_only
+def test_a_typo_of_a_common_word_is_read_in_tiers(anon_client, seller, category, common_words, uncached_path):
+    for i in range(3):
+        make_product(seller=seller, category=category, name=f"Lamp {i}", created_at=ago(10 + i))
+        make_product(seller=seller, category=category, name=f"Desk {i}", description="With a lamp.", created_at=ago(i))
+    common_words.add("lamp")
+
+    with CaptureQueriesContext(connection) as queries:
+        first = anon_client.get(SEARCH, {"q": "lammp", "page_size": 4})
+
+    assert [row["name"] for row in first.json()["results"]] == ["Lamp 0", "Lamp 1", "Lamp 2", "Desk 0"]
+    assert first.json()["count"] == 6
+    assert any(NAME_MATCH in query["sql"].rsplit("WHERE", 1)[-1] for query in queries.captured_queries)
+    second = anon_client.get(SEARCH, {"q": "lammp", "page_size": 4, "page": 2})
+    assert [row["name"] for row in second.json()["results"]] == ["Desk 1", "Desk 2"]
+    filtered = anon_client.get(SEARCH, {"q": "lammp", "page_size": 4, "min_price": "1"})  # not compiled once
+    assert (ids(filtered), filtered.json()["count"]) == (ids(first), 6)
+
+
+@postgresql_only
+@pytest.mark.parametrize("q", ["xqzvkj", "the xqzvkj", "lamp xqzvkj"])
+def test_a_typo_like_no_word_of_the_catalog_finds_nothing(anon_client, lamps, q):
+    response = anon_client.get(SEARCH, {"q": q})
+
+    assert response.status_code == 200
+    assert (ids(response), response.json()["count"]) == ([], 0)
+
+
+@postgresql_only
+def test_a_typo_stands_for_the_likest_words_only(anon_client, seller, category, monkeypatch):
+    lantern = make_product(seller=seller, category=category, name="Brass Lantern", description="Polished.")
+    poster = make_product(seller=seller, category=category, name="Lanternfish Poster", description="Linen.")
+
+    # "lanterm" is like "lantern" (similarity 0.6) and "lanternfish" (0.43); name matches, newest first.
+    assert ids(anon_client.get(SEARCH, {"q": "lanterm"})) == pks(poster, lantern)
+    monkeypatch.setattr(models, "SIMILAR_WORDS", 1)
+    assert ids(anon_client.get(SEARCH, {"q": "lanterm", "page_size": 5})) == pks(lantern)
+
+
+@postgresql_only
+def test_a_typo_never_finds_hidden_products(anon_client, seller, category):
+    make_product(seller=seller, category=category, name="Secret Prototype", is_active=False)
+
+    assert "prototype" in search_words()  # a hidden product's words are there too,
+    response = anon_client.get(SEARCH, {"q": "prototpye"})
+    assert (ids(response), response.json()["count"]) == ([], 0)  # but find nothing
+
+
+@postgresql_only
+def test_the_catalog_words_follow_every_write(seller_client, seller, category):
+    created = seller_client.post(
+        reverse("api:product-list"),
+        {"name": "Quokka Plush", "price": "9.99", "stock": 1, "category": str(category.pk), "description": "Fluffy."},
+        format="json",
+    )
+    assert created.status_code == 201
+    assert {"quokka", "plush", "fluffy"} <= search_words()
+
+    product_url = reverse("api:product-detail", args=[created.json()["data"]["id"]])
+    renamed = seller_client.patch(product_url, {"name": "Wombat Plush"}, format="json")
+    assert renamed.status_code == 200
+    assert "wombat" in search_words()
+
+    models.Product.objects.bulk_create(
+        [
+            models.Product(name=f"Numbat {i}", slug=f"numbat-{i}", price=1, seller=seller, category=category)
+            for i in range(3)
+        ]
+    )
+    models.Product.objects.filter(name="Numbat 0").update(description="Striped marsupial.")
+    assert {"numbat", "striped", "marsupial"} <= search_words()
+
+
+@postgresql_only
+def test_the_migration_reads_the_words_of_every_product_so_far(seller, category):
+    migration = importlib.import_module("app.migrations.0009_search_words_postgres")
+    make_product(seller=seller, category=category, name="Axolotl Tank", description="Glass, 60 litres.")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM app_search_word")
+        cursor.execute(migration.BACKFILL)
+
+    words = search_words()
+    assert {"axolotl", "tank", "glass", "litres"} <= words
+    assert "60" not in words  # numbers are not words a typo is of
 
 
 # --- filters and ordering -------------------------------------------------------------------------
@@ -600,15 +724,16 @@ def test_a_word_that_may_be_common_is_asked_about_first(anon_client, lamps, comm
 
 
 @postgresql_only
-def test_a_typo_read_as_written_first_is_still_found_by_similarity(anon_client, seller, category, uncached_path):
+def test_a_typo_read_as_written_first_is_still_found_by_its_look_alikes(anon_client, seller, category, uncached_path):
     phone = make_product(seller=seller, category=category, name="Acme Smartphone 12")
 
     with CaptureQueriesContext(connection) as queries:
         response = anon_client.get(SEARCH, {"q": "smartphnoe", "page_size": 1})
 
     assert (ids(response), response.json()["count"]) == (pks(phone), 1)
-    # As written (nothing), which words are typos, the page by similarity.
-    assert len(queries.captured_queries) == 3
+    # As written (nothing), which words are typos, the words like the typo, the page with its count.
+    assert len(queries.captured_queries) == 4
+    assert "app_search_word" in queries.captured_queries[2]["sql"]
 
 
 @postgresql_only
