@@ -5,6 +5,7 @@ Rules the data must always obey are database constraints, so no code path (seria
 shell, bulk insert) can break them. Read queries live in named QuerySet methods below.
 """
 
+import string
 import threading
 import uuid
 import weakref
@@ -246,8 +247,8 @@ PRODUCT_ROW = (
 
 
 TYPO_TOLERANT_WORDS = 10
-# A typo stands for at most this many of the catalog's words, those most like it.
-SIMILAR_WORDS = 5
+# A typo stands for at most this many words of product names, the likest first (`_look_alikes`).
+LOOK_ALIKES = 5
 
 
 def product_images_json() -> RawSQL:
@@ -333,7 +334,7 @@ AS_WRITTEN, COMMON_WORDS, TYPOS = "as written", "common words", "typos"
 
 def search_reading(kinds: dict) -> str:
     """How a query whose words have these kinds (`ProductQuerySet._word_kinds`) is searched:
-    TYPOS when a word is unknown (each unknown word matched by similarity, each known one by its
+    TYPOS when a word is unknown (each unknown word matched by its look-alikes, each known one by its
     stem); else as written, operators honoured, and ranked by `_by_relevance`, in tiers
     (`_name_matches_first`) when every word that counts is common (COMMON_WORDS), else in one
     query (AS_WRITTEN). A query with operators has no kinds: AS_WRITTEN."""
@@ -439,7 +440,7 @@ def _may_be_common(words, common) -> bool:
 
 def typo_tolerant_words(terms: str) -> list[str]:
     """The words of a plain query (at most TYPO_TOLERANT_WORDS words, no web-search operators:
-    `or`, `-word`, a "quoted phrase"), in which a typo may be matched by similarity. A query
+    `or`, `-word`, a "quoted phrase"), in which a typo may be matched by its look-alikes. A query
     with operators is searched as written, operators honoured, without typo tolerance."""
     words = terms.split()
     # PostgreSQL's web-search parser skips these before a word, so "(-shade" and "!-shade" negate too.
@@ -447,6 +448,14 @@ def typo_tolerant_words(terms: str) -> list[str]:
         word.lower() != "or" and not word.lstrip("!&|()<").startswith("-") and '"' not in word for word in words
     )
     return words if plain and len(words) <= TYPO_TOLERANT_WORDS else []
+
+
+def spellings(word: str) -> list[str]:
+    """The spellings by which a word finds the words of product names one letter away from it
+    (`ProductQuerySet._look_alikes`): the word, lowercased and without punctuation around it, and
+    the word less each one of its letters, as migration 0009 spells every name word."""
+    word = word.lower().strip(string.punctuation)
+    return sorted({word, *(word[:i] + word[i + 1 :] for i in range(len(word)))} - {""})
 
 
 class CompiledRows:
@@ -710,9 +719,9 @@ class ProductQuerySet(models.QuerySet):
         PostgreSQL: full-text search on a stored, weighted search vector (name A, description B,
         GIN-indexed, kept current by the database as a generated column), web-search syntax
         (`or`, `-word`, "a phrase"); every word must match. In a plain query (no operators), a word
-        the catalog does not have at all (a typo) stands for the catalog's words most like it
-        (`_similar_words`), so "smartphnoe" still finds the smartphones, while a word it does have
-        never drags in look-alikes (ranking those is the costly part of a search). Ranked: see
+        the catalog does not have at all (a typo) stands for the words of product names one letter
+        away from it (`_with_look_alikes`), so "smartphnoe" still finds the smartphones, while a
+        word it does have never drags in look-alikes (ranking those is the costly part of a search). Ranked: see
         `_by_relevance`; a plain query of common words comes as `TieredMatches`, not a queryset.
         Elsewhere (SQLite): every word must appear in the name or the description, products with
         more words in the name first.
@@ -727,12 +736,13 @@ class ProductQuerySet(models.QuerySet):
             kinds = self._word_kinds(typo_tolerant_words(terms))
         reading = search_reading(kinds)
         if reading == TYPOS:
-            query, reading = self._with_look_alikes(kinds)
-            if query is None:  # a typo like no word of the catalog
+            query, in_names, reading = self._with_look_alikes(kinds)
+            if query is None:  # a typo that is like no word of the catalog's names
                 return self.none()
+            matches = self.filter(query.matched_by(SEARCH_VECTOR_SQL), in_names.matched_by(NAME_LEXEMES_SQL))
         else:  # the whole query, with its operators ("or", "-word", "quoted phrase")
             query = TsQuery.web_search(terms)
-        matches = self.filter(query.matched_by(SEARCH_VECTOR_SQL))
+            matches = self.filter(query.matched_by(SEARCH_VECTOR_SQL))
         if not ranked:
             return matches
         if reading == COMMON_WORDS:
@@ -743,51 +753,64 @@ class ProductQuerySet(models.QuerySet):
         """The products matching the web-search query `terms`, operators honoured."""
         return self.filter(TsQuery.web_search(terms).matched_by(SEARCH_VECTOR_SQL))
 
-    def _with_look_alikes(self, kinds) -> tuple[TsQuery | None, str]:
-        """The query of a plain query with typos, and how it is read (`search_reading`): each known
-        word by its stems, each unknown word by any of the catalog's words most like it
-        (`_similar_words`); stop words ignored. Read in tiers (COMMON_WORDS) when each word is
-        common or stands for a common word: then its matches are many. None: an unknown word is
-        like no word of the catalog, and nothing matches."""
+    def _with_look_alikes(self, kinds) -> tuple[TsQuery | None, TsQuery | None, str]:
+        """A plain query with typos, and how it is read (`search_reading`): each known word by its
+        stems, each unknown word by any of its look-alikes (`_look_alikes`), which a product's
+        name must have; stop words ignored. Returns the query of every word, the query of the
+        look-alikes (for the names), and the reading: in tiers (COMMON_WORDS) when each word is
+        common or stands for a common word. (None, None, AS_WRITTEN): an unknown word has no
+        look-alike, and nothing matches.
+
+        Names only: a typo of a word that is common in descriptions would otherwise match, and
+        make every such search count, tens of thousands of products."""
         common = common_lexemes(self.db)
-        similar = self._similar_words([word for word, kind in kinds.items() if kind == "unknown"])
-        groups, all_common = [], True
+        look_alikes = self._look_alikes([word for word, kind in kinds.items() if kind == "unknown"])
+        groups, alike_groups, all_common = [], [], True
         for word, kind in kinds.items():
             if kind == "unknown":
-                look_alikes = [(alike, lexemes) for alike, lexemes in similar.get(word, ()) if lexemes]
-                if not look_alikes:
-                    return None, AS_WRITTEN
-                groups.append([alike for alike, _ in look_alikes])
-                all_common &= any(_kind_by_lexemes(lexemes, common) == "common" for _, lexemes in look_alikes)
+                alikes = [(alike, lexemes) for alike, lexemes in look_alikes.get(word, ()) if lexemes]
+                if not alikes:
+                    return None, None, AS_WRITTEN
+                alike_groups.append([alike for alike, _ in alikes])
+                groups.append(alike_groups[-1])
+                all_common &= any(_kind_by_lexemes(lexemes, common) == "common" for _, lexemes in alikes)
             elif kind != "stop":
                 groups.append([word])
                 all_common &= kind == "common"
-        return TsQuery.any_of_each(groups), COMMON_WORDS if all_common else AS_WRITTEN
+        reading = COMMON_WORDS if all_common else AS_WRITTEN
+        return TsQuery.any_of_each(groups), TsQuery.any_of_each(alike_groups), reading
 
-    def _similar_words(self, words) -> dict[str, list[tuple[str, list[str]]]]:
-        """For each of `words`, the catalog's words most like it, likest first, at most
-        SIMILAR_WORDS, each with its lexemes (none for a stop word): the words of product names and
-        descriptions (table `app_search_word`, migration 0009) that share enough of its trigrams
-        (pg_trgm's `%`: a similarity of at least `pg_trgm.similarity_threshold`, 0.3 by default,
-        which a word of six letters or more keeps with one letter replaced, or two swapped from
-        eight letters on)."""
-        if not words:
+    def _look_alikes(self, words) -> dict[str, list[tuple[str, list[str]]]]:
+        """For each of `words`, the words of product names one letter away from it (a letter left
+        out, added or replaced, two letters swapped, and a few pairs two letters apart), at most
+        LOOK_ALIKES of them, likest first (trigram similarity, then alphabetical), each with its
+        lexemes (none for a stop word). Found by their spellings (`spellings`) in the table that
+        the database keeps of every name word's spellings (`app_search_spelling`, migration 0009),
+        as SymSpell finds them: one index scan."""
+        pairs = [(word, spelling) for word in words for spelling in spellings(word)]
+        if not pairs:
             return {}
         with connections[self.db].cursor() as cursor:
             cursor.execute(
                 """
-                SELECT typo, alike.word, tsvector_to_array(to_tsvector('english', alike.word))
-                FROM unnest(%s::text[]) AS typo CROSS JOIN LATERAL (
-                    SELECT word FROM app_search_word WHERE lower(typo) %% word
-                    ORDER BY similarity(lower(typo), word) DESC, word LIMIT %s
-                ) AS alike
+                SELECT typo, word, tsvector_to_array(to_tsvector('english', word)) FROM (
+                    SELECT typo, word, row_number() OVER (
+                        PARTITION BY typo ORDER BY similarity(lower(typo), word) DESC, word
+                    ) AS likeness
+                    FROM (
+                        SELECT DISTINCT typo, word
+                        FROM unnest(%s::text[], %s::text[]) AS typo_spelling (typo, spelling)
+                        JOIN app_search_spelling USING (spelling)
+                    ) AS found
+                ) AS ranked
+                WHERE likeness <= %s ORDER BY typo, likeness
                 """,
-                [list(words), SIMILAR_WORDS],
+                [[word for word, _ in pairs], [spelling for _, spelling in pairs], LOOK_ALIKES],
             )
-            similar = {}
+            found = {}
             for word, alike, lexemes in cursor.fetchall():
-                similar.setdefault(word, []).append((alike, lexemes))
-        return similar
+                found.setdefault(word, []).append((alike, lexemes))
+        return found
 
     def _name_matches_first(self, matches, query: TsQuery) -> "TieredMatches":
         """`matches` of `query` (a plain query of common words), in the order of `_by_relevance`,
@@ -801,7 +824,7 @@ class ProductQuerySet(models.QuerySet):
     def _word_kinds(self, words) -> dict:
         """Each word's kind: "stop" (full-text search ignores it), "common" (among the words
         PostgreSQL's statistics list as the most frequent), "unknown" (no active product has it,
-        by its stem: a typo, which the search matches by similarity) or "known".
+        by its stem: a typo, which the search matches by its look-alikes) or "known".
 
         A word this process has found before, and which is common, needs no query: a common
         word's EXISTS would read every one of its tens of thousands of index entries."""

@@ -1051,18 +1051,18 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   instead of 50,000, and reading page after page computes no anchor); relevance orderings find their
   ids first instead.
 - **Search**: a stored, weighted, GIN-indexed `tsvector`; trigram similarity (typo tolerance) only for
-  words no product has, so a real word never drags in and ranks look-alikes. A typo is matched against
-  the catalog's distinct words (a table the database keeps with triggers, tens of thousands of rows,
-  trigram-indexed), not against a million names, and stands for its likest words, which the search
-  then finds by the `tsvector` index like any other word: at 1M a typo of a common word was an 8 ms
-  trigram scan of the names plus a recheck of ~600 of them, and found only names (so mostly
-  nothing); it is now a look-up of under a millisecond, and reads like a common-word search. Name matches come first,
-  newest first, then the rest by weighted rank. A query of common words (those PostgreSQL's statistics
-  list as the most frequent) is read in these two tiers: its first pages come from a GIN index of the
-  names' words, read newest first, instead of ranking the tens of thousands of products that have the
-  word somewhere in their description; such a word, once this process knows its stems, costs no query
-  to tell it from a typo. The relevance order is written as SQL: built from Django's expressions it
-  took a tenth of a rare-word search to build and compile.
+  words no product has, so a real word never drags in and ranks look-alikes. A typo stands for the words
+  of product names one letter away from it, found as SymSpell finds them: the database keeps every
+  spelling of the names' words (each word, and each word less one of its letters: 222k rows at 1M) in
+  a table, kept by triggers, and a typo's own spellings are one index scan (0.15 ms). Its look-alikes
+  are then found through the names' word index like any word. At 1M a typo used to be a trigram scan
+  of a million names (8 ms) plus a recheck of ~600 of them, 45-54 ms of PostgreSQL a request.
+  Name matches come first, newest first, then the rest by weighted rank. A query of common words
+  (those PostgreSQL's statistics list as the most frequent) is read in these two tiers: its first
+  pages come from a GIN index of the names' words, read newest first, instead of ranking the tens of
+  thousands of products that have the word somewhere in their description; such a word, once this
+  process knows its stems, costs no query to tell it from a typo. The relevance order is written as
+  SQL: built from Django's expressions it took a tenth of a rare-word search to build and compile.
 - **A search of words alone is compiled once** (`CompiledSearch`): `?q=` with nothing but a page
   skips the FilterSet, and a query read as written (most searches of known words) is one statement
   whatever its words, which are one parameter: each page's SQL is compiled once per process with
