@@ -1050,7 +1050,7 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   page also remembers its last row as the next page's anchor (page 2,500 reads 20 index entries
   instead of 50,000, and reading page after page computes no anchor); relevance orderings find their
   ids first instead.
-- **Search**: a stored, weighted, GIN-indexed `tsvector`; trigram similarity (typo tolerance) only for
+- **Search**: a stored, weighted, GIN-indexed `tsvector`; typo tolerance (a word's look-alikes) only for
   words no product has, so a real word never drags in and ranks look-alikes. A typo stands for the words
   of product names one letter away from it, found as SymSpell finds them: the database keeps every
   spelling of the names' words (each word, and each word less one of its letters: 222k rows at 1M) in
