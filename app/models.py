@@ -5,7 +5,6 @@ Rules the data must always obey are database constraints, so no code path (seria
 shell, bulk insert) can break them. Read queries live in named QuerySet methods below.
 """
 
-import string
 import threading
 import uuid
 import weakref
@@ -450,14 +449,6 @@ def typo_tolerant_words(terms: str) -> list[str]:
     return words if plain and len(words) <= TYPO_TOLERANT_WORDS else []
 
 
-def spellings(word: str) -> list[str]:
-    """The spellings by which a word finds the words of product names one letter away from it
-    (`ProductQuerySet._look_alikes`): the word, lowercased and without punctuation around it, and
-    the word less each one of its letters, as migration 0009 spells every name word."""
-    word = word.lower().strip(string.punctuation)
-    return sorted({word, *(word[:i] + word[i + 1 :] for i in range(len(word)))} - {""})
-
-
 class CompiledRows:
     """A values() queryset's SQL, compiled once, to be run again and again: `run()` gives the
     rows as iterating the queryset would (dicts, values converted by the same converters), with
@@ -722,7 +713,8 @@ class ProductQuerySet(models.QuerySet):
         the catalog does not have at all (a typo) stands for the words of product names one letter
         away from it (`_with_look_alikes`), so "smartphnoe" still finds the smartphones, while a
         word it does have never drags in look-alikes (ranking those is the costly part of a search). Ranked: see
-        `_by_relevance`; a plain query of common words comes as `TieredMatches`, not a queryset.
+        `_by_relevance`; a plain query of common words (or of typos standing for common words)
+        comes as `TieredMatches`, not a queryset.
         Elsewhere (SQLite): every word must appear in the name or the description, products with
         more words in the name first.
         """
@@ -768,7 +760,7 @@ class ProductQuerySet(models.QuerySet):
         groups, alike_groups, all_common = [], [], True
         for word, kind in kinds.items():
             if kind == "unknown":
-                alikes = [(alike, lexemes) for alike, lexemes in look_alikes.get(word, ()) if lexemes]
+                alikes = look_alikes.get(word)
                 if not alikes:
                     return None, None, AS_WRITTEN
                 alike_groups.append([alike for alike, _ in alikes])
@@ -781,31 +773,40 @@ class ProductQuerySet(models.QuerySet):
         return TsQuery.any_of_each(groups), TsQuery.any_of_each(alike_groups), reading
 
     def _look_alikes(self, words) -> dict[str, list[tuple[str, list[str]]]]:
-        """For each of `words`, the words of product names one letter away from it (a letter left
-        out, added or replaced, two letters swapped, and a few pairs two letters apart), at most
-        LOOK_ALIKES of them, likest first (trigram similarity, then alphabetical), each with its
-        lexemes (none for a stop word). Found by their spellings (`spellings`) in the table that
-        the database keeps of every name word's spellings (`app_search_spelling`, migration 0009),
-        as SymSpell finds them: one index scan."""
-        pairs = [(word, spelling) for word in words for spelling in spellings(word)]
-        if not pairs:
+        """For each of `words`, the words of product names about one letter away from it (a letter
+        left out, added or replaced, two letters swapped; or so from its English stem, so that a
+        typo of a plural finds the word), at most LOOK_ALIKES of them, likest first (trigram
+        similarity, then alphabetical), each with its lexemes; no stop word. Found as SymSpell
+        finds them: the spellings of the word (read as migration 0009 reads names: its `simple`
+        tokens of 4 to 40 letters, and their stems, each itself and less one of its letters) in
+        the table of the names' spellings (`app_search_spelling`), one index scan. A word of
+        fewer than 4 letters has no look-alike: too many words are one letter from it."""
+        if not words:
             return {}
         with connections[self.db].cursor() as cursor:
             cursor.execute(
                 """
-                SELECT typo, word, tsvector_to_array(to_tsvector('english', word)) FROM (
-                    SELECT typo, word, row_number() OVER (
-                        PARTITION BY typo ORDER BY similarity(lower(typo), word) DESC, word
-                    ) AS likeness
-                    FROM (
-                        SELECT DISTINCT typo, word
-                        FROM unnest(%s::text[], %s::text[]) AS typo_spelling (typo, spelling)
-                        JOIN app_search_spelling USING (spelling)
-                    ) AS found
-                ) AS ranked
-                WHERE likeness <= %s ORDER BY typo, likeness
+                WITH form AS (
+                    SELECT typo, form
+                    FROM unnest(%s::text[]) AS typo,
+                        unnest(tsvector_to_array(to_tsvector('simple'::regconfig, typo))) AS token,
+                        unnest(ARRAY[token, (ts_lexize('english_stem', token))[1]]) AS form
+                    WHERE length(token) BETWEEN 4 AND 40 AND token !~ '[[:digit:]]' AND length(form) >= 3
+                ), spelling AS (
+                    SELECT typo, form AS spelling FROM form
+                    UNION
+                    SELECT typo, left(form, i - 1) || substr(form, i + 1) FROM form, generate_series(1, length(form)) i
+                ), found AS (
+                    SELECT DISTINCT typo, word, tsvector_to_array(to_tsvector('english'::regconfig, word)) AS lexemes
+                    FROM spelling JOIN app_search_spelling USING (spelling)
+                )
+                SELECT typo, word, lexemes FROM (
+                    SELECT *, row_number() OVER (PARTITION BY typo ORDER BY similarity(typo, word) DESC, word) AS n
+                    FROM found WHERE lexemes <> '{}'
+                ) AS likest
+                WHERE n <= %s ORDER BY typo, n
                 """,
-                [[word for word, _ in pairs], [spelling for _, spelling in pairs], LOOK_ALIKES],
+                [list(words), LOOK_ALIKES],
             )
             found = {}
             for word, alike, lexemes in cursor.fetchall():

@@ -79,7 +79,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.postgres",  # search lookups; inert on SQLite
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",

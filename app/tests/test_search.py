@@ -317,7 +317,7 @@ def test_web_search_operators_and_typos_together(anon_client, seller, category, 
 
 
 def test_a_word_the_catalog_has_does_not_match_look_alikes(anon_client, seller, category):
-    # "hose" and "house" are trigram-similar; a word that exists matches only itself (by its stem).
+    # "hose" and "house" are one letter apart; a word that exists matches only itself (by its stem).
     hoses = make_product(seller=seller, category=category, name="Garden Hoses", description="Twenty metres.")
     make_product(seller=seller, category=category, name="Bird House", description="Cedar.")
 
@@ -335,6 +335,12 @@ def spelled(word: str) -> set[str]:
         return {spelling for (spelling,) in cursor.fetchall()}
 
 
+def spelling_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM app_search_spelling")
+        return cursor.fetchone()[0]
+
+
 @postgresql_only
 @pytest.mark.parametrize(
     "typo",
@@ -347,6 +353,48 @@ def test_a_typo_one_letter_away_finds_the_word(anon_client, seller, category, ty
     response = anon_client.get(SEARCH, {"q": typo})
 
     assert (ids(response), response.json()["count"]) == (pks(phone), 1)
+
+
+@postgresql_only
+@pytest.mark.parametrize(
+    "typo", ["smartphnoe", "smartphnoes", "headphnoes", "«smartphnoe»", "smartphnoe\u2019s", "SMARTPHNOE…"]
+)
+def test_a_typo_finds_other_forms_of_the_word_and_punctuation_is_not_part_of_it(anon_client, seller, category, typo):
+    phones = make_product(seller=seller, category=category, name="Acme Smartphones", created_at=ago(2))
+    headphone = make_product(seller=seller, category=category, name="Wireless Headphone", created_at=ago(1))
+
+    response = anon_client.get(SEARCH, {"q": typo})
+
+    assert ids(response) == pks(headphone if "head" in typo else phones)
+
+
+@postgresql_only
+def test_a_typo_never_stands_for_a_stop_word(anon_client, seller, category, monkeypatch):
+    monkeypatch.setattr(models, "LOOK_ALIKES", 1)
+    tee = make_product(seller=seller, category=category, name="The Tee Shirt")
+
+    # "thee" is likest "the" (0.5), a stop word, then "tee" (0.29).
+    response = anon_client.get(SEARCH, {"q": "thee"})
+
+    assert (ids(response), response.json()["count"]) == (pks(tee), 1)
+
+
+@postgresql_only
+def test_a_typo_of_one_common_word_is_read_in_tiers_after_nothing_matched_as_written(
+    anon_client, seller, category, common_words, uncached_path
+):
+    lamps = [make_product(seller=seller, category=category, name=f"Lamp {i}", created_at=ago(i)) for i in range(3)]
+    make_product(seller=seller, category=category, name="Desk", description="With a lamp.")
+    common_words.add("lamp")
+
+    with CaptureQueriesContext(connection) as queries:
+        first = anon_client.get(SEARCH, {"q": "lammp", "page_size": 2})
+
+    assert (ids(first), first.json()["count"]) == (pks(*lamps[:2]), 3)
+    assert "websearch_to_tsquery" in queries.captured_queries[0]["sql"]  # as written first: nothing
+    assert any(NAME_MATCH in query["sql"].rsplit("WHERE", 1)[-1] for query in queries.captured_queries)
+    second = anon_client.get(SEARCH, {"q": "lammp", "page_size": 2, "page": 2})
+    assert (ids(second), second.json()["count"]) == (pks(lamps[2]), 3)
 
 
 @postgresql_only
@@ -416,12 +464,6 @@ def test_a_typo_never_finds_hidden_products(anon_client, seller, category):
     assert (ids(response), response.json()["count"]) == ([], 0)  # but find nothing
 
 
-def test_the_spellings_of_a_word():
-    assert models.spellings("Lamp,") == ["amp", "lam", "lamp", "lap", "lmp"]
-    assert models.spellings("aa") == ["a", "aa"]
-    assert models.spellings("!!") == []
-
-
 @postgresql_only
 def test_the_database_keeps_the_spellings_of_every_name(seller_client, seller, category):
     created = seller_client.post(
@@ -448,6 +490,11 @@ def test_the_database_keeps_the_spellings_of_every_name(seller_client, seller, c
     assert "numbat" in spelled("numbat")
     assert "striped" in spelled("striped")
     assert spelled("1") == set()  # no numbers
+    rows = spelling_rows()
+    models.Product.objects.update(stock=7)  # not a new name
+    models.Product.objects.filter(name="Numbat 2").update(name="Numbat 2")  # the same name
+    models.Product.objects.create(name="Numbat 3", slug="numbat-3", price=1, seller=seller, category=category)
+    assert spelling_rows() == rows  # nothing added twice
 
 
 @postgresql_only
