@@ -383,9 +383,10 @@ class CachedCountPaginator(DjangoPaginator):
         query (COUNT(*) OVER ()), instead of reading every match twice. The count is remembered
         by this process only, for its next pages: looking it up in the shared cache would cost
         each new search a round trip, for a count that costs little more than its page. A search
-        compiled once (`RankedMatches`) reads its pages so, `counted`, every time. An empty first
-        page is a count of 0. None when the ordering is by columns, when this process remembers
-        the count, or when a later page holds no row."""
+        compiled once (`RankedMatches`) reads its pages so, `counted`, every time, unless it turns
+        out not to be one query (a typo standing for common words: `counted` gives None), and is
+        then read as its `queryset`. An empty first page is a count of 0. None when the ordering
+        is by columns, when this process remembers the count, or when a later page holds no row."""
         from app.caching import count_memo_key, recall_here, remember_here
         from app.models import with_match_count
 

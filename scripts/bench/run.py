@@ -1054,7 +1054,8 @@ otherwise **PASS** or **MISS** against issue 7's target for that size (1M column
   words no product has, so a real word never drags in and ranks look-alikes. A typo stands for the words
   of product names one letter away from it, found as SymSpell finds them: the database keeps every
   spelling of the names' words (each word, and each word less one of its letters: 222k rows at 1M) in
-  a table, kept by triggers, and a typo's own spellings are one index scan (0.15 ms). Its look-alikes
+  a table, kept by triggers, and a typo's own spellings are one index scan (0.15 ms; the look-up, which
+  also checks that an active product's name has each word found, about 2 ms). Its look-alikes
   are then found through the names' word index like any word. At 1M a typo used to be a trigram scan
   of a million names (8 ms) plus a recheck of ~600 of them, 45-54 ms of PostgreSQL a request.
   Name matches come first, newest first, then the rest by weighted rank. A query of common words
