@@ -16,11 +16,12 @@ product's name has each word found, about 2 ms, measured from Python).
 
 The database keeps the table: a trigger adds the spellings of inserted products (once per
 statement, so a bulk insert is one more statement), another those of a product whose name
-changed (only then: a bulk rename runs it once per row). Each statement adds its rows in the
-order of the table's key, so writers adding the same new rows never wait on each other in
-opposite orders; one waits at most for the other's transaction. The table only grows: a word
-that no product has any more stays, as do the words of hidden products; the look-up skips a
-word no active product's name has.
+changed (only then, once per renamed row). Each insert statement, and each renamed row, adds its
+rows in the order of the table's key, so writers adding the same new rows wait at most for one
+another's transaction, never in a cycle; only two bulk renames at once, adding the same new
+words row by row in different orders, could deadlock, and PostgreSQL would then roll one of them
+back whole. The table only grows: a word that no product has any more stays, as do the words of
+hidden products; the look-up skips a word no active product's name has.
 
 Not atomic: each statement commits on its own. The triggers come first; then the backfill reads
 every product written before them, BATCH products a statement, so that a writer adding a word a
