@@ -84,26 +84,23 @@ def backfill(cursor):
         after = last
 
 
+def trigger_function(name: str, statement: str) -> str:
+    return f"""
+    CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {statement};
+        RETURN NULL;
+    END
+    $$
+    """
+
+
 INVALID_INDEX = "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass('product_name_trgm_idx')"
 
 FORWARD = [
     "CREATE TABLE IF NOT EXISTS app_search_spelling (spelling text, word text, PRIMARY KEY (spelling, word))",
-    f"""
-    CREATE OR REPLACE FUNCTION app_search_spellings_of_new_products() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        {add_spellings("new_products p", "p.name")};
-        RETURN NULL;
-    END
-    $$
-    """,
-    f"""
-    CREATE OR REPLACE FUNCTION app_search_spellings_of_new_name() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        {add_spellings("(SELECT 1) AS one", "NEW.name")};
-        RETURN NULL;
-    END
-    $$
-    """,
+    trigger_function("app_search_spellings_of_new_products", add_spellings("new_products p", "p.name")),
+    trigger_function("app_search_spellings_of_new_name", add_spellings("(SELECT 1) AS one", "NEW.name")),
     """
     CREATE OR REPLACE TRIGGER app_product_search_spellings_insert AFTER INSERT ON app_product
     REFERENCING NEW TABLE AS new_products FOR EACH STATEMENT EXECUTE FUNCTION app_search_spellings_of_new_products()
