@@ -627,9 +627,9 @@ class RankedMatches:
     may hold a typo, which only its look-alikes find: then the kinds are asked, and a query with
     an unknown word is read as `search()` reads it; when that is in tiers (`TieredMatches`),
     `counted` gives None, and the paginator reads `queryset` instead. So a search finds what
-    `search()` finds either way. A query matching more than MANY_MATCHES products has its kinds asked too, once per
-    process: a common word the stemmer mistook for rare (`_may_be_common`) is then known by its
-    lexemes, and read in tiers from the next search on."""
+    `search()` finds either way. A query matching more than MANY_MATCHES products has its kinds
+    asked too, once per process: a common word the stemmer mistook for rare (`_may_be_common`) is
+    then known by its lexemes, and read in tiers from the next search on."""
 
     MANY_MATCHES = 1_000
 
@@ -712,9 +712,9 @@ class ProductQuerySet(models.QuerySet):
         (`or`, `-word`, "a phrase"); every word must match. In a plain query (no operators), a word
         the catalog does not have at all (a typo) stands for the words of product names one letter
         away from it (`_with_look_alikes`), so "smartphnoe" still finds the smartphones, while a
-        word it does have never drags in look-alikes (ranking those is the costly part of a search). Ranked: see
-        `_by_relevance`; a plain query of common words (or of typos standing for common words)
-        comes as `TieredMatches`, not a queryset.
+        word it does have never drags in look-alikes (ranking those is the costly part of a
+        search). Ranked: see `_by_relevance`; a plain query of common words (or of typos standing
+        for common words) comes as `TieredMatches`, not a queryset.
         Elsewhere (SQLite): every word must appear in the name or the description, products with
         more words in the name first.
         """
